@@ -1,0 +1,222 @@
+"""Study comparisons: one (study, outcome, treatment arm, control arm) per analysis.
+
+Everything a harmonization method may need is gathered here once, already turned
+the analysis's way round (treatment versus control), so each method is a short
+formula over a :class:`Comparison`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field, replace
+
+import pandas as pd
+
+from ..pvalues import PValue, parse_p
+
+
+def num(x) -> float | None:
+    """A table cell as float, or None when blank."""
+    if x is None:
+        return None
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(x) else x
+
+
+@dataclass(frozen=True)
+class Arm:
+    arm_id: str
+    arm_class: str
+    modality: str
+    n: float | None
+    events: float | None
+    median: float | None
+    median_ci_low: float | None
+    median_ci_high: float | None
+    followup: float | None
+    followup_min: float | None
+    followup_max: float | None
+    source: str = ""
+    quote: str = ""
+    shared_by: int = 1  # comparisons of this analysis that use this arm (multi-arm split)
+    survival: tuple[tuple[float, float], ...] = ()  # (time, S(t)) from survival_points
+
+    @classmethod
+    def from_row(cls, r, survival=()) -> Arm:
+        return cls(
+            arm_id=r["arm_id"],
+            arm_class=r["arm_class"],
+            modality=r["modality"],
+            n=num(r["n"]),
+            events=num(r["events"]),
+            median=num(r["median_months"]),
+            median_ci_low=num(r["median_ci_low"]),
+            median_ci_high=num(r["median_ci_high"]),
+            followup=num(r["followup_months"]),
+            followup_min=num(r.get("followup_min_months")),
+            followup_max=num(r.get("followup_max_months")),
+            source=r.get("source") or "",
+            quote=r.get("quote") or "",
+            survival=tuple(survival),
+        )
+
+
+@dataclass(frozen=True)
+class Contrast:
+    """A reported comparative effect, oriented as treatment versus control."""
+
+    hr: float | None
+    ci_low: float | None
+    ci_high: float | None
+    ci_level: float
+    p: PValue | None
+    p_text: str
+    o_minus_e: float | None
+    logrank_var: float | None
+    events_total: float | None
+    favours_treatment: bool | None
+    inverted: bool
+    source: str = ""
+    quote: str = ""
+
+    @classmethod
+    def from_row(cls, r, treatment_is_index: bool) -> Contrast:
+        hr, lo, hi = num(r["hr"]), num(r["ci_low"]), num(r["ci_high"])
+        ome = num(r["o_minus_e"])
+        if not treatment_is_index:
+            hr = None if hr is None else 1.0 / hr
+            lo, hi = (None if hi is None else 1.0 / hi), (None if lo is None else 1.0 / lo)
+            ome = None if ome is None else -ome
+        fav = r.get("favours")
+        favours = None
+        if fav:
+            favours = (fav == r["arm_id"]) == treatment_is_index
+        p_text = r["p_value"] or ""
+        return cls(
+            hr=hr,
+            ci_low=lo,
+            ci_high=hi,
+            ci_level=num(r["ci_level"]) or 0.95,
+            p=parse_p(p_text) if p_text else None,
+            p_text=p_text,
+            o_minus_e=ome,
+            logrank_var=num(r["logrank_var"]),
+            events_total=num(r["events_total"]),
+            favours_treatment=favours,
+            inverted=not treatment_is_index,
+            source=r.get("source") or "",
+            quote=r.get("quote") or "",
+        )
+
+
+@dataclass(frozen=True)
+class Comparison:
+    study_id: str
+    outcome: str
+    t: Arm
+    c: Arm
+    contrast: Contrast | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def label(self) -> str:
+        return f"{self.study_id}: {self.t.arm_id} vs {self.c.arm_id}"
+
+
+def as_list(x) -> list[str]:
+    return [x] if isinstance(x, str) else list(x)
+
+
+def _survival_by_arm(tables: dict) -> dict:
+    sp = tables.get("survival_points")
+    if sp is None:
+        return {}
+    out: dict = {}
+    for r in sp.sort_values("time_months").itertuples(index=False):
+        key = (r.study_id, r.arm_id, r.outcome)
+        out.setdefault(key, []).append((float(r.time_months), float(r.surv_prop)))
+    return out
+
+
+def _merge(arms: list[Arm]) -> Arm:
+    """``multiarm: combine``: one arm with n and events summed; medians not combined."""
+    if len(arms) == 1:
+        return arms[0]
+    n = sum(a.n for a in arms) if all(a.n is not None for a in arms) else None
+    ev = sum(a.events for a in arms) if all(a.events is not None for a in arms) else None
+    mods = {a.modality for a in arms}
+    return Arm(
+        arm_id="+".join(a.arm_id for a in arms),
+        arm_class="+".join(sorted({a.arm_class for a in arms})),
+        modality=mods.pop() if len(mods) == 1 else "mixed",
+        n=n,
+        events=ev,
+        median=None,
+        median_ci_low=None,
+        median_ci_high=None,
+        followup=arms[0].followup if len({a.followup for a in arms}) == 1 else None,
+        followup_min=None,
+        followup_max=None,
+        source="; ".join(sorted({a.source for a in arms if a.source})),
+        quote=" | ".join(dict.fromkeys(a.quote for a in arms if a.quote)),
+    )
+
+
+def build_comparisons(tables: dict, analysis: dict, multiarm: str = "split") -> list[Comparison]:
+    """Every treatment-arm x control-arm pair of each study for this analysis.
+
+    With ``multiarm: split`` an arm used by several comparisons records how many
+    (``shared_by``) so count-based methods can divide its n and events evenly
+    (Cochrane Handbook 23.3.4); ``combine`` merges the treatment arms (and the
+    control arms) of a study first.
+    """
+    treat, ctrl = as_list(analysis["treatment"]), as_list(analysis["control"])
+    arms = tables["arms"]
+    arms = arms[arms["outcome"] == analysis["outcome"]]
+    surv = _survival_by_arm(tables)
+    contrasts = tables.get("contrasts")
+    out: list[Comparison] = []
+    for study_id, grp in arms.groupby("study_id", sort=False):
+        def arm(r, sid=study_id):
+            return Arm.from_row(r, surv.get((sid, r["arm_id"], analysis["outcome"]), ()))
+
+        t_arms = [arm(r) for _, r in grp.iterrows() if r["arm_class"] in treat]
+        c_arms = [arm(r) for _, r in grp.iterrows() if r["arm_class"] in ctrl]
+        if not t_arms or not c_arms:
+            continue
+        notes: tuple[str, ...] = ()
+        if multiarm == "combine" and (len(t_arms) > 1 or len(c_arms) > 1):
+            notes = ("multi-arm: arms combined (n and events summed; medians not combined)",)
+            t_arms, c_arms = [_merge(t_arms)], [_merge(c_arms)]
+        pairs = [(t, c) for t in t_arms for c in c_arms]
+        use = Counter([t.arm_id for t, _ in pairs] + [c.arm_id for _, c in pairs])
+        for t, c in pairs:
+            t2 = replace(t, shared_by=use[t.arm_id])
+            c2 = replace(c, shared_by=use[c.arm_id])
+            out.append(
+                Comparison(
+                    study_id=study_id,
+                    outcome=analysis["outcome"],
+                    t=t2,
+                    c=c2,
+                    contrast=_find_contrast(contrasts, study_id, analysis["outcome"], t, c),
+                    notes=notes,
+                )
+            )
+    return out
+
+
+def _find_contrast(contrasts: pd.DataFrame | None, study_id, outcome, t: Arm, c: Arm):
+    if contrasts is None:
+        return None
+    rows = contrasts[(contrasts["study_id"] == study_id) & (contrasts["outcome"] == outcome)]
+    for _, r in rows.iterrows():
+        if (r["arm_id"], r["ref_arm_id"]) == (t.arm_id, c.arm_id):
+            return Contrast.from_row(r, treatment_is_index=True)
+        if (r["arm_id"], r["ref_arm_id"]) == (c.arm_id, t.arm_id):
+            return Contrast.from_row(r, treatment_is_index=False)
+    return None

@@ -1,0 +1,286 @@
+"""Check the extraction tables against the contract before anything is computed.
+
+Each problem is one line ``file:row:column: what is wrong, what was expected``,
+with the row as the spreadsheet shows it (header = row 1). :func:`load_inputs`
+returns the typed tables only when there is no problem, so nothing downstream
+ever sees a half-valid table.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+import pandas as pd
+
+from .pvalues import parse_p
+from .tables import (
+    BOOLEANS,
+    DEFAULT_ARM_CLASSES,
+    DEFAULT_MODALITIES,
+    Column,
+    TableSpec,
+    read_raw,
+    table_specs,
+)
+
+OPTIONAL_TABLES = ("contrasts", "survival_points")
+
+
+@dataclass
+class Problem:
+    file: str
+    row: int | None
+    column: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = [self.file]
+        if self.row is not None:
+            where.append(str(self.row))
+        if self.column:
+            where.append(self.column)
+        return ":".join(where) + ": " + self.message
+
+
+class InputError(Exception):
+    """The inputs break the contract; ``problems`` says where and how."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+def _decimals(text: str) -> int:
+    try:
+        exp = Decimal(text).as_tuple().exponent
+    except InvalidOperation:
+        return 0
+    return max(0, -exp) if isinstance(exp, int) else 0
+
+
+def _convert(col: Column, text: str, problem) -> object:
+    """Typed value of one cell, or None (after reporting) when it is not valid."""
+    if text == "":
+        if col.required:
+            problem(f"blank, expected {_expected(col)}")
+        return None
+    if col.kind in ("int", "float"):
+        try:
+            value = float(text)
+        except ValueError:
+            problem(f"'{text}' is not a number, expected {_expected(col)}")
+            return None
+        if not math.isfinite(value):
+            problem(f"'{text}' is not a finite number, expected {_expected(col)}")
+            return None
+        if col.kind == "int":
+            if value != int(value):
+                problem(f"'{text}' is not a whole number, expected {_expected(col)}")
+                return None
+            value = int(value)
+        if col.positive and value <= 0:
+            problem(f"{text} is not > 0, expected {_expected(col)}")
+            return None
+        return value
+    if col.kind == "choice":
+        if text not in col.choices:
+            close = difflib.get_close_matches(text, col.choices, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            problem(f"'{text}' is not allowed{hint}, expected one of: {', '.join(col.choices)}")
+            return None
+        return text
+    if col.kind == "bool":
+        if text.lower() not in BOOLEANS:
+            problem(f"'{text}' is not true/false")
+            return None
+        return BOOLEANS[text.lower()]
+    if col.kind == "pvalue":
+        parsed = parse_p(text)
+        if parsed is None:
+            problem(f"'{text}' is not a p-value, expected e.g. 0.03, .03 or <0.001")
+            return None
+        if not 0 < parsed.value <= 1:
+            problem(f"p = {text} is outside (0, 1]")
+            return None
+        return text
+    return text
+
+
+def _expected(col: Column) -> str:
+    return {
+        "int": "a whole number" + (" > 0" if col.positive else ""),
+        "float": "a number" + (" > 0" if col.positive else ""),
+        "choice": "one of: " + ", ".join(col.choices),
+        "bool": "true or false",
+        "pvalue": "a p-value such as 0.03 or <0.001",
+    }.get(col.kind, "a value")
+
+
+def check_table(raw: pd.DataFrame, spec: TableSpec, label: str) -> tuple[pd.DataFrame, list]:
+    """Type one table cell by cell; problems name file, row and column."""
+    problems: list[Problem] = []
+    cols = spec.by_name
+    for name in raw.columns:
+        if name not in cols and name.lower() in cols:
+            problems.append(Problem(label, 1, name, f"unknown column; did you mean '{name.lower()}'?"))
+        elif name not in cols:
+            close = difflib.get_close_matches(name, list(cols), n=1, cutoff=0.75)
+            if close and close[0] not in raw.columns:
+                problems.append(
+                    Problem(label, 1, name, f"unknown column, looks like a typo of '{close[0]}'")
+                )
+    missing = [c.name for c in spec.columns if c.required and c.name not in raw.columns]
+    for name in missing:
+        problems.append(Problem(label, 1, name, "required column is missing"))
+    if missing:
+        return raw, problems
+    if raw.empty:
+        problems.append(Problem(label, None, None, "the table has no rows"))
+        return raw, problems
+
+    typed = raw.copy().astype(object)
+    for name, col in cols.items():
+        if name not in raw.columns:
+            typed[name] = None
+            continue
+        values = []
+        for i, text in enumerate(raw[name]):
+            values.append(
+                _convert(
+                    col, text, lambda m, r=i + 2, c=name: problems.append(Problem(label, r, c, m))
+                )
+            )
+        typed[name] = values
+    if spec.key:
+        dup = typed.duplicated(list(spec.key), keep="first")
+        for i in dup[dup].index:
+            key = ", ".join(f"{k}={typed.at[i, k]}" for k in spec.key)
+            problems.append(
+                Problem(label, i + 2, spec.key[-1], f"duplicate row ({key}); expected unique keys")
+            )
+    return typed, problems
+
+
+def _row_checks(tables: dict, raw: dict, labels: dict) -> list[Problem]:
+    """Ranges and references that span columns or tables."""
+    problems: list[Problem] = []
+    studies = set(tables["studies"]["study_id"].dropna())
+    arms = tables["arms"]
+    arm_keys = set(zip(arms["study_id"], arms["arm_id"], arms["outcome"], strict=True))
+
+    for i, r in arms.iterrows():
+        row = i + 2
+        if r["study_id"] is not None and r["study_id"] not in studies:
+            problems.append(
+                Problem(labels["arms"], row, "study_id", f"'{r['study_id']}' is not in studies")
+            )
+        n, ev = r["n"], r["events"]
+        if ev is not None and n is not None and not 0 <= ev <= n:
+            problems.append(Problem(labels["arms"], row, "events", f"{ev} is not in 0..n (n = {n})"))
+        lo, med, hi = r["median_ci_low"], r["median_months"], r["median_ci_high"]
+        if med is not None and lo is not None and lo > med:
+            problems.append(
+                Problem(labels["arms"], row, "median_ci_low", f"{lo} is above the median {med}")
+            )
+        if med is not None and hi is not None and hi < med:
+            problems.append(
+                Problem(labels["arms"], row, "median_ci_high", f"{hi} is below the median {med}")
+            )
+        fmin, fmax = r["followup_min_months"], r["followup_max_months"]
+        if fmin is not None and fmax is not None and fmin > fmax:
+            problems.append(
+                Problem(labels["arms"], row, "followup_min_months", f"{fmin} is above the maximum")
+            )
+
+    if "contrasts" in tables:
+        lab = labels["contrasts"]
+        for i, r in tables["contrasts"].iterrows():
+            row = i + 2
+            for col in ("arm_id", "ref_arm_id"):
+                key = (r["study_id"], r[col], r["outcome"])
+                if None not in key and key not in arm_keys:
+                    problems.append(
+                        Problem(lab, row, col, f"arm '{r[col]}' of {r['study_id']} ({r['outcome']})"
+                                " is not in arms")
+                    )
+            if r["favours"] is not None and r["favours"] not in (r["arm_id"], r["ref_arm_id"]):
+                problems.append(Problem(lab, row, "favours", "expected arm_id or ref_arm_id"))
+            level = r["ci_level"]
+            if level is not None and not 0 < level < 1:
+                problems.append(Problem(lab, row, "ci_level", f"{level} is outside (0, 1)"))
+            hr, lo, hi = r["hr"], r["ci_low"], r["ci_high"]
+            if (lo is None) != (hi is None):
+                problems.append(Problem(lab, row, "ci_low" if lo is None else "ci_high",
+                                        "only one CI bound given; expected both or neither"))
+            if hr is not None and lo is not None and hi is not None:
+                if lo >= hi:
+                    problems.append(Problem(lab, row, "ci_low", f"CI ({lo}, {hi}) is reversed"))
+                else:
+                    texts = [raw["contrasts"].at[i, c] for c in ("hr", "ci_low", "ci_high")]
+                    tol = 0.5 * 10 ** -max(_decimals(t) for t in texts)
+                    if not lo - tol <= hr <= hi + tol:
+                        problems.append(Problem(lab, row, "hr", f"HR {hr} is outside its CI "
+                                                f"({lo}, {hi}) beyond rounding"))
+            if r["logrank_var"] is not None and r["o_minus_e"] is None:
+                problems.append(Problem(lab, row, "o_minus_e", "logrank_var given without O-E"))
+
+    if "survival_points" in tables:
+        lab = labels["survival_points"]
+        sp = tables["survival_points"]
+        for i, r in sp.iterrows():
+            row = i + 2
+            key = (r["study_id"], r["arm_id"], r["outcome"])
+            if None not in key and key not in arm_keys:
+                problems.append(Problem(lab, row, "arm_id", f"arm '{r['arm_id']}' of "
+                                        f"{r['study_id']} ({r['outcome']}) is not in arms"))
+            s = r["surv_prop"]
+            if s is not None and not 0 <= s <= 1:
+                problems.append(Problem(lab, row, "surv_prop", f"{s} is outside [0, 1]"))
+        ok = sp.dropna(subset=["time_months", "surv_prop"])
+        for _, grp in ok.groupby(["study_id", "arm_id", "outcome"], sort=False):
+            grp = grp.sort_values("time_months")
+            rises = grp["surv_prop"].astype(float).diff() > 0
+            for i in grp.index[rises.to_numpy()]:
+                problems.append(Problem(lab, i + 2, "surv_prop",
+                                        "survival increases over time; expected non-increasing"))
+    return problems
+
+
+def load_inputs(inputs: dict, base: str | Path = ".", arm_classes=None, modalities=None) -> dict:
+    """Read and check every table named in ``inputs``; raise :class:`InputError` on problems.
+
+    Returns typed DataFrames keyed by table name (optional tables only when given).
+    """
+    base = Path(base)
+    specs = table_specs(arm_classes or DEFAULT_ARM_CLASSES, modalities or DEFAULT_MODALITIES)
+    problems: list[Problem] = []
+    tables, raws, labels = {}, {}, {}
+    for name, spec in specs.items():
+        if name not in inputs:
+            if name not in OPTIONAL_TABLES:
+                problems.append(Problem("config.yaml", None, f"inputs.{name}", "required table"))
+            continue
+        label = str(inputs[name])
+        labels[name] = label
+        path = base / label
+        if not path.is_file():
+            problems.append(Problem(label, None, None, "file not found"))
+            continue
+        try:
+            raw = read_raw(path)
+        except (pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as err:
+            problems.append(Problem(label, None, None, f"cannot be read as a table ({err})"))
+            continue
+        typed, found = check_table(raw, spec, label)
+        problems.extend(found)
+        raws[name], tables[name] = raw, typed
+    if problems:
+        raise InputError(problems)
+    problems = _row_checks(tables, raws, labels)
+    if problems:
+        raise InputError(problems)
+    return tables

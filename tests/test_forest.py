@@ -32,7 +32,7 @@ def _texts(root):
 
 
 def test_svg_parses_with_title_and_labels():
-    svg = forest_svg(_effects(), POOLED, "OS <all> & more", "liver-directed", "systemic")
+    svg = forest_svg(_effects(), {**POOLED, "k": 3.0}, "OS <all> & more", "liver-directed", "systemic")
     assert not svg.startswith("<?xml") and "<!DOCTYPE" not in svg
     root = ET.fromstring(svg)
     assert root.get("role") == "img" and root.get("aria-label") == "OS <all> & more"
@@ -44,6 +44,7 @@ def test_svg_parses_with_title_and_labels():
     assert "favours liver-directed" in texts and "favours systemic" in texts
     assert any(t.startswith("Heterogeneity: tau² = 0.0200; Q = 3.10, df = 2") for t in texts)
     assert "Test for overall effect: t = -1.50 (p = 0.270)" in texts
+    assert "Random effects (REML, knha), k = 3" in texts
 
 
 def test_deterministic_and_no_metadata():
@@ -65,6 +66,7 @@ def test_single_study_and_missing_values(pooled):
     root = ET.fromstring(forest_svg(eff, pooled, "t", "A", "B", metric="log_mr"))
     texts = _texts(root)
     assert "Ratio of medians (log scale)" in texts
+    assert any(t.startswith("No pooled estimate") for t in texts)
     # log_mr: a ratio > 1 favours treatment, so treatment's label sits right of 1.
     xs = {t: float(e.get("x")) for e in root.iter(f"{SVG}text") if (t := "".join(e.itertext()))}
     assert xs["favours A"] > xs["favours B"]

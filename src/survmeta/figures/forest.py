@@ -154,7 +154,8 @@ def forest_svg(
 
         if pooled is not None:
             g = pooled.get
-            name = f"Random effects ({g('method') or '?'}, {g('test') or '?'}), k = {g('k')}"
+            k = int(float(g("k"))) if _finite(g("k")) else _DASH
+            name = f"Random effects ({g('method') or '?'}, {g('test') or '?'}), k = {k}"
             ax.text(0.01, y_pool, name, transform=lab, weight="bold", **txt)
             ax.text(col_ci, y_pool, _ci_text(g("estimate"), g("ci_low"), g("ci_high")),
                     transform=lab, weight="bold", **txt)
@@ -198,13 +199,14 @@ def forest_svg(
             ax.annotate(f"favours {who}", xy=(1, 0), xycoords=fav, xytext=(x_off, -18),
                         textcoords="offset points", ha=ha, va="top", fontsize=8,
                         style="italic", annotation_clip=False, parse_math=False)
-        if pooled is not None and has_pool:
+        if has_pool:
             for j, line in enumerate(_het_lines(pooled)):
                 ax.annotate(line, xy=(0.01, 0), xycoords=("figure fraction", "axes fraction"),
                             xytext=(0, -50 - 13 * j), textcoords="offset points", ha="left",
                             va="top", fontsize=8, annotation_clip=False, parse_math=False)
-        elif pooled is None:
-            ax.annotate("No pooled estimate (fewer than 2 studies)", xy=(0.01, 0),
+        else:
+            why = (pooled or {}).get("status") or "fewer than 2 studies"
+            ax.annotate(f"No pooled estimate ({why})", xy=(0.01, 0),
                         xycoords=("figure fraction", "axes fraction"), xytext=(0, -50),
                         textcoords="offset points", ha="left", va="top", fontsize=8,
                         annotation_clip=False)

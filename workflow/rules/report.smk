@@ -1,0 +1,24 @@
+rule report:
+    input:
+        unpack(input_tables),
+        effects="results/effects.csv",
+        excluded="results/excluded.csv",
+        derivations="results/derivations.csv",
+        pooled="results/pooled.csv",
+        figures=expand("results/figures/{analysis}.svg", analysis=ANALYSES),
+    output:
+        html="report/index.html",
+    params:
+        config=config,
+    log:
+        "logs/report.log",
+    benchmark:
+        "benchmarks/report.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../envs/survmeta.yaml"
+    script:
+        "../scripts/report.py"

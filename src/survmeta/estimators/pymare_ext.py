@@ -36,7 +36,11 @@ class MetaforTau2Estimator(BaseEstimator):
         if X.shape[1] != 1 or not np.all(X == 1):
             raise NotImplementedError("only the intercept-only model is supported")
         fit = TAU2_ESTIMATORS[self.method](y, v)
-        beta, cov = weighted_least_squares(y, v, X, tau2=fit.tau2, return_cov=True)
+        failed = np.isnan(fit.tau2)
+        beta, cov = weighted_least_squares(y, v, X, tau2=np.where(failed, 0, fit.tau2),
+                                           return_cov=True)
+        beta[:, failed] = np.nan
+        cov[..., failed] = np.nan
         self.params_ = {"fe_params": beta, "tau2": fit.tau2, "inv_cov": cov, "dof": None}
         self.errors_ = fit.error
         return self
@@ -73,7 +77,7 @@ class FisherScoringREML(MetaforTau2Estimator):
 
 
 #: The estimator used for each of metafor's method names. DL and HE are PyMARE's own
-#: (their tau^2 equals metafor's: tests/estimators/test_pymare_agreement.py).
+#: (their tau^2 equals metafor's: tests/estimators/test_rma_metafor.py).
 ESTIMATORS = {
     "DL": lambda: DerSimonianLaird(small_sample_correction="wald"),
     "HE": lambda: Hedges(small_sample_correction="wald"),

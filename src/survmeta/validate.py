@@ -154,7 +154,7 @@ def check_table(raw: pd.DataFrame, spec: TableSpec, label: str) -> tuple[pd.Data
                     col, text, lambda m, r=i + 2, c=name: problems.append(Problem(label, r, c, m))
                 )
             )
-        typed[name] = values
+        typed[name] = pd.Series(values, index=raw.index, dtype=object)
     if spec.key:
         dup = typed.duplicated(list(spec.key), keep="first")
         for i in dup[dup].index:
@@ -220,9 +220,10 @@ def _row_checks(tables: dict, raw: dict, labels: dict) -> list[Problem]:
                 if lo >= hi:
                     problems.append(Problem(lab, row, "ci_low", f"CI ({lo}, {hi}) is reversed"))
                 else:
-                    texts = [raw["contrasts"].at[i, c] for c in ("hr", "ci_low", "ci_high")]
-                    tol = 0.5 * 10 ** -max(_decimals(t) for t in texts)
-                    if not lo - tol <= hr <= hi + tol:
+                    half = {c: 0.5 * 10 ** -_decimals(raw["contrasts"].at[i, c])
+                            for c in ("hr", "ci_low", "ci_high")}
+                    if not (lo - half["ci_low"] - half["hr"] <= hr
+                            <= hi + half["ci_high"] + half["hr"]):
                         problems.append(Problem(lab, row, "hr", f"HR {hr} is outside its CI "
                                                 f"({lo}, {hi}) beyond rounding"))
             if r["logrank_var"] is not None and r["o_minus_e"] is None:

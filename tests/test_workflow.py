@@ -1,0 +1,112 @@
+"""The workflow end to end, as a user runs it, on a copy of the shipped data."""
+
+import json
+import math
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).parents[1]
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+OUTPUTS = [
+    "results/effects.csv", "results/excluded.csv", "results/pooled.csv",
+    "results/derivations.csv", "results/figures/os_ld_vs_sys.svg",
+    "results/figures/os_ld_vs_no_ld.svg", "results/figures/os_mr_ld_vs_sys.svg",
+    "report/index.html",
+]
+
+
+def run(workdir: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [SNAKEMAKE, "-s", ROOT / "Snakefile", "--directory", workdir, "--cores", "4",
+         "--configfile", workdir / "config.yaml"],
+        capture_output=True, text=True, timeout=600,
+    )
+
+
+def copy_project(dest: Path) -> Path:
+    shutil.copytree(ROOT / "data", dest / "data")
+    shutil.copy(ROOT / "config.yaml", dest / "config.yaml")
+    return dest
+
+
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory):
+    work = copy_project(tmp_path_factory.mktemp("shipped"))
+    proc = run(work)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return work
+
+
+def test_every_output_is_written(shipped):
+    for rel in OUTPUTS:
+        assert (shipped / rel).stat().st_size > 0, rel
+
+
+def test_contract_columns(shipped):
+    effects = pd.read_csv(shipped / "results/effects.csv")
+    assert {"analysis_id", "study_id", "outcome", "treatment_arm", "control_arm",
+            "treatment_class", "control_class", "modality", "yi", "vi", "sei", "metric",
+            "source_method", "assumptions"} <= set(effects.columns)
+    pooled = pd.read_csv(shipped / "results/pooled.csv")
+    assert {"analysis_id", "subgroup", "method", "test", "k", "estimate", "se", "ci_low",
+            "ci_high", "pi_low", "pi_high", "tau2", "tau2_ci_low", "tau2_ci_high", "i2", "h2",
+            "q", "q_df", "q_p", "stat", "p", "hr", "hr_ci_low", "hr_ci_high", "hr_pi_low",
+            "hr_pi_high", "status"} <= set(pooled.columns)
+    excluded = pd.read_csv(shipped / "results/excluded.csv")
+    assert {"study_id", "outcome", "treatment_arm", "control_arm", "reason"} <= set(
+        excluded.columns)
+    # Kim 2010 reports medians without events, follow-up or CI: listed with the reason
+    kim = excluded[excluded["study_id"] == "Kim2010"]
+    assert not kim.empty and kim["reason"].str.contains("not estimable").all()
+
+
+def test_shipped_pooled_numbers_equal_metafor(shipped):
+    """Pooled rows of the shipped review equal metafor on the same yi/vi (shipped_metafor.R).
+
+    The fixture's yi/vi are those of results/effects.csv when it was made: if harmonization
+    changes them, rerun tests/fixtures/shipped_metafor.R after checking the change.
+    """
+    ref = json.loads((ROOT / "tests/fixtures/shipped_metafor.json").read_text())
+    effects = pd.read_csv(shipped / "results/effects.csv")
+    pooled = pd.read_csv(shipped / "results/pooled.csv")
+    checked = 0
+    for case in ref["fits"]:
+        rows = effects[effects["analysis_id"] == case["analysis_id"]]
+        assert rows["yi"].tolist() == pytest.approx(case["yi"], abs=1e-10)
+        assert rows["vi"].tolist() == pytest.approx(case["vi"], abs=1e-10)
+        got = pooled[(pooled["analysis_id"] == case["analysis_id"]) & (pooled["subgroup"] == "all")
+                     & (pooled["method"] == case["method"]) & (pooled["test"] == case["test"])]
+        assert len(got) == 1
+        got = got.iloc[0]
+        for ours, theirs in (("estimate", "estimate"), ("se", "se"), ("ci_low", "ci_lb"),
+                             ("ci_high", "ci_ub"), ("pi_low", "pi_lb"), ("pi_high", "pi_ub"),
+                             ("tau2", "tau2"), ("tau2_ci_low", "tau2_ci_lb"),
+                             ("tau2_ci_high", "tau2_ci_ub"), ("i2", "I2"), ("q", "QE"),
+                             ("p", "pval")):
+            assert math.isclose(got[ours], case[theirs], rel_tol=1e-5, abs_tol=1e-5), (
+                case["analysis_id"], case["method"], case["test"], ours)
+        checked += 1
+    assert checked == len(ref["fits"]) > 0
+
+
+def test_two_runs_give_identical_files(shipped, tmp_path):
+    again = copy_project(tmp_path)
+    assert run(again).returncode == 0
+    for rel in OUTPUTS:
+        assert (again / rel).read_bytes() == (shipped / rel).read_bytes(), rel
+
+
+def test_bad_input_stops_cleanly(tmp_path):
+    work = copy_project(tmp_path)
+    arms = work / "data/nelm/arms.csv"
+    arms.write_text(arms.read_text().replace("mixed,os,28,", "mixed,os,n/a,", 1))
+    proc = run(work)
+    assert proc.returncode != 0
+    assert "data/nelm/arms.csv:2:n: 'n/a' is not a number" in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert not (work / "results").exists() and not (work / "report").exists()

@@ -15,10 +15,36 @@ from .estimators.pymare_ext import estimate_tau2
 from .estimators.rma import rma
 
 POOLED_COLUMNS = [
-    "analysis_id", "subgroup", "method", "test", "main", "metric", "level", "k",
-    "estimate", "se", "ci_low", "ci_high", "pi_low", "pi_high",
-    "tau2", "tau2_ci_low", "tau2_ci_high", "i2", "h2", "q", "q_df", "q_p", "stat", "p",
-    "hr", "hr_ci_low", "hr_ci_high", "hr_pi_low", "hr_pi_high", "status",
+    "analysis_id",
+    "subgroup",
+    "method",
+    "test",
+    "main",
+    "metric",
+    "level",
+    "k",
+    "estimate",
+    "se",
+    "ci_low",
+    "ci_high",
+    "pi_low",
+    "pi_high",
+    "tau2",
+    "tau2_ci_low",
+    "tau2_ci_high",
+    "i2",
+    "h2",
+    "q",
+    "q_df",
+    "q_p",
+    "stat",
+    "p",
+    "hr",
+    "hr_ci_low",
+    "hr_ci_high",
+    "hr_pi_low",
+    "hr_pi_high",
+    "status",
 ]
 
 
@@ -51,8 +77,12 @@ def _single(y: float, v: float, level: float) -> dict:
     crit = stats.norm.isf((1 - level) / 2)
     z = y / se
     return {
-        "estimate": y, "se": se, "ci_low": y - crit * se, "ci_high": y + crit * se,
-        "stat": z, "p": 2 * stats.norm.sf(abs(z)),
+        "estimate": y,
+        "se": se,
+        "ci_low": y - crit * se,
+        "ci_high": y + crit * se,
+        "stat": z,
+        "p": 2 * stats.norm.sf(abs(z)),
         "status": "k = 1: the single study's own estimate, not pooled",
     }
 
@@ -64,14 +94,16 @@ def pool(effects: pd.DataFrame, config: dict) -> pd.DataFrame:
     slots = []  # (analysis, subgroup, y, v)
     for analysis in config["analyses"]:
         for subgroup, rows in datasets(effects, analysis):
-            slots.append((analysis, subgroup, rows["yi"].to_numpy(float), rows["vi"].to_numpy(float)))
+            slots.append(
+                (analysis, subgroup, rows["yi"].to_numpy(float), rows["vi"].to_numpy(float))
+            )
 
     fits: dict[tuple[int, str, str], dict] = {}
     by_k: dict[int, list[int]] = {}
     for i, (_, _, y, _) in enumerate(slots):
         if len(y) >= 2:
             by_k.setdefault(len(y), []).append(i)
-    for k, idx in by_k.items():
+    for idx in by_k.values():
         y = np.column_stack([slots[i][2] for i in idx])
         v = np.column_stack([slots[i][3] for i in idx])
         for method in dict.fromkeys(m for m, _ in grid):
@@ -85,9 +117,14 @@ def pool(effects: pd.DataFrame, config: dict) -> pd.DataFrame:
     for i, (analysis, subgroup, y, v) in enumerate(slots):
         for method, test in grid:
             row = {
-                "analysis_id": analysis["id"], "subgroup": subgroup, "method": method,
-                "test": test, "main": (method, test) == grid[0],
-                "metric": analysis.get("metric", "log_hr"), "level": level, "k": len(y),
+                "analysis_id": analysis["id"],
+                "subgroup": subgroup,
+                "method": method,
+                "test": test,
+                "main": (method, test) == grid[0],
+                "metric": analysis.get("metric", "log_hr"),
+                "level": level,
+                "k": len(y),
             }
             if len(y) == 0:
                 row["status"] = "k = 0: no study could be estimated"
@@ -100,8 +137,13 @@ def pool(effects: pd.DataFrame, config: dict) -> pd.DataFrame:
                 row["status"] = "ok" if error is None else f"{method} failed: {error}"
             rows.append(row)
     out = pd.DataFrame(rows, columns=POOLED_COLUMNS)
-    for col, src in (("hr", "estimate"), ("hr_ci_low", "ci_low"), ("hr_ci_high", "ci_high"),
-                     ("hr_pi_low", "pi_low"), ("hr_pi_high", "pi_high")):
+    for col, src in (
+        ("hr", "estimate"),
+        ("hr_ci_low", "ci_low"),
+        ("hr_ci_high", "ci_high"),
+        ("hr_pi_low", "pi_low"),
+        ("hr_pi_high", "pi_high"),
+    ):
         out[col] = np.exp(out[src].astype(float))
     return out
 

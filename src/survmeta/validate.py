@@ -126,7 +126,9 @@ def check_table(raw: pd.DataFrame, spec: TableSpec, label: str) -> tuple[pd.Data
     cols = spec.by_name
     for name in raw.columns:
         if name not in cols and name.lower() in cols:
-            problems.append(Problem(label, 1, name, f"unknown column; did you mean '{name.lower()}'?"))
+            problems.append(
+                Problem(label, 1, name, f"unknown column; did you mean '{name.lower()}'?")
+            )
         elif name not in cols:
             close = difflib.get_close_matches(name, list(cols), n=1, cutoff=0.75)
             if close and close[0] not in raw.columns:
@@ -180,7 +182,9 @@ def _row_checks(tables: dict, raw: dict, labels: dict) -> list[Problem]:
             )
         n, ev = r["n"], r["events"]
         if ev is not None and n is not None and not 0 <= ev <= n:
-            problems.append(Problem(labels["arms"], row, "events", f"{ev} is not in 0..n (n = {n})"))
+            problems.append(
+                Problem(labels["arms"], row, "events", f"{ev} is not in 0..n (n = {n})")
+            )
         lo, med, hi = r["median_ci_low"], r["median_months"], r["median_ci_high"]
         if med is not None and lo is not None and lo > med:
             problems.append(
@@ -204,8 +208,12 @@ def _row_checks(tables: dict, raw: dict, labels: dict) -> list[Problem]:
                 key = (r["study_id"], r[col], r["outcome"])
                 if None not in key and key not in arm_keys:
                     problems.append(
-                        Problem(lab, row, col, f"arm '{r[col]}' of {r['study_id']} ({r['outcome']})"
-                                " is not in arms")
+                        Problem(
+                            lab,
+                            row,
+                            col,
+                            f"arm '{r[col]}' of {r['study_id']} ({r['outcome']}) is not in arms",
+                        )
                     )
             if r["favours"] is not None and r["favours"] not in (r["arm_id"], r["ref_arm_id"]):
                 problems.append(Problem(lab, row, "favours", "expected arm_id or ref_arm_id"))
@@ -214,18 +222,33 @@ def _row_checks(tables: dict, raw: dict, labels: dict) -> list[Problem]:
                 problems.append(Problem(lab, row, "ci_level", f"{level} is outside (0, 1)"))
             hr, lo, hi = r["hr"], r["ci_low"], r["ci_high"]
             if (lo is None) != (hi is None):
-                problems.append(Problem(lab, row, "ci_low" if lo is None else "ci_high",
-                                        "only one CI bound given; expected both or neither"))
+                problems.append(
+                    Problem(
+                        lab,
+                        row,
+                        "ci_low" if lo is None else "ci_high",
+                        "only one CI bound given; expected both or neither",
+                    )
+                )
             if hr is not None and lo is not None and hi is not None:
                 if lo >= hi:
                     problems.append(Problem(lab, row, "ci_low", f"CI ({lo}, {hi}) is reversed"))
                 else:
-                    half = {c: 0.5 * 10 ** -_decimals(raw["contrasts"].at[i, c])
-                            for c in ("hr", "ci_low", "ci_high")}
-                    if not (lo - half["ci_low"] - half["hr"] <= hr
-                            <= hi + half["ci_high"] + half["hr"]):
-                        problems.append(Problem(lab, row, "hr", f"HR {hr} is outside its CI "
-                                                f"({lo}, {hi}) beyond rounding"))
+                    half = {
+                        c: 0.5 * 10 ** -_decimals(raw["contrasts"].at[i, c])
+                        for c in ("hr", "ci_low", "ci_high")
+                    }
+                    if not (
+                        lo - half["ci_low"] - half["hr"] <= hr <= hi + half["ci_high"] + half["hr"]
+                    ):
+                        problems.append(
+                            Problem(
+                                lab,
+                                row,
+                                "hr",
+                                f"HR {hr} is outside its CI ({lo}, {hi}) beyond rounding",
+                            )
+                        )
             if r["logrank_var"] is not None and r["o_minus_e"] is None:
                 problems.append(Problem(lab, row, "o_minus_e", "logrank_var given without O-E"))
 
@@ -236,8 +259,14 @@ def _row_checks(tables: dict, raw: dict, labels: dict) -> list[Problem]:
             row = i + 2
             key = (r["study_id"], r["arm_id"], r["outcome"])
             if None not in key and key not in arm_keys:
-                problems.append(Problem(lab, row, "arm_id", f"arm '{r['arm_id']}' of "
-                                        f"{r['study_id']} ({r['outcome']}) is not in arms"))
+                problems.append(
+                    Problem(
+                        lab,
+                        row,
+                        "arm_id",
+                        f"arm '{r['arm_id']}' of {r['study_id']} ({r['outcome']}) is not in arms",
+                    )
+                )
             s = r["surv_prop"]
             if s is not None and not 0 <= s <= 1:
                 problems.append(Problem(lab, row, "surv_prop", f"{s} is outside [0, 1]"))
@@ -246,8 +275,14 @@ def _row_checks(tables: dict, raw: dict, labels: dict) -> list[Problem]:
             grp = grp.sort_values("time_months")
             rises = grp["surv_prop"].astype(float).diff() > 0
             for i in grp.index[rises.to_numpy()]:
-                problems.append(Problem(lab, i + 2, "surv_prop",
-                                        "survival increases over time; expected non-increasing"))
+                problems.append(
+                    Problem(
+                        lab,
+                        i + 2,
+                        "surv_prop",
+                        "survival increases over time; expected non-increasing",
+                    )
+                )
     return problems
 
 

@@ -181,6 +181,7 @@ def build_comparisons(tables: dict, analysis: dict, multiarm: str = "split") -> 
     contrasts = tables.get("contrasts")
     out: list[Comparison] = []
     for study_id, grp in arms.groupby("study_id", sort=False):
+
         def arm(r, sid=study_id):
             return Arm.from_row(r, surv.get((sid, r["arm_id"], analysis["outcome"]), ()))
 

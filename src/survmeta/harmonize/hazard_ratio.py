@@ -72,7 +72,9 @@ def hr_p(comp: Comparison) -> Derivation:
         reported=[f"HR {fmt(c.hr)}, p {c.p_text}"],
     )
     if c.p.bound:
-        d.assumptions.append(f"p printed as a bound ({c.p_text}): bound used, variance conservative")
+        d.assumptions.append(
+            f"p printed as a bound ({c.p_text}): bound used, variance conservative"
+        )
     return _direction(comp, d)
 
 

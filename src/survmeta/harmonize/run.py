@@ -9,17 +9,52 @@ from .base import Derivation, NotEstimable
 from .comparisons import Comparison, as_list, build_comparisons
 
 EFFECT_COLUMNS = [
-    "analysis_id", "study_id", "outcome", "treatment_arm", "control_arm", "treatment_class",
-    "control_class", "modality", "yi", "vi", "sei", "metric", "source_method", "assumptions",
-    "flags", "reported", "source", "quote", "n_treatment", "n_control", "year", "risk_of_bias",
+    "analysis_id",
+    "study_id",
+    "outcome",
+    "treatment_arm",
+    "control_arm",
+    "treatment_class",
+    "control_class",
+    "modality",
+    "yi",
+    "vi",
+    "sei",
+    "metric",
+    "source_method",
+    "assumptions",
+    "flags",
+    "reported",
+    "source",
+    "quote",
+    "n_treatment",
+    "n_control",
+    "year",
+    "risk_of_bias",
     "design",
 ]
 EXCLUDED_COLUMNS = [
-    "analysis_id", "study_id", "outcome", "treatment_arm", "control_arm", "reason",
+    "analysis_id",
+    "study_id",
+    "outcome",
+    "treatment_arm",
+    "control_arm",
+    "reason",
 ]
 DERIVATION_COLUMNS = [
-    "analysis_id", "study_id", "treatment_arm", "control_arm", "metric", "source_method",
-    "chosen", "yi", "vi", "sei", "assumptions", "reported", "flags",
+    "analysis_id",
+    "study_id",
+    "treatment_arm",
+    "control_arm",
+    "metric",
+    "source_method",
+    "chosen",
+    "yi",
+    "vi",
+    "sei",
+    "assumptions",
+    "reported",
+    "flags",
 ]
 
 
@@ -77,43 +112,49 @@ def harmonize(tables: dict, config: dict) -> dict[str, pd.DataFrame]:
                 continue
             best = usable[0]
             for d in found:
-                derivations.append({
-                    **{k: base[k] for k in ("analysis_id", "study_id", "treatment_arm",
-                                            "control_arm")},
-                    "metric": metric,
-                    "source_method": d.method,
-                    "chosen": d is best,
-                    "yi": d.yi,
-                    "vi": d.vi,
-                    "sei": d.vi**0.5,
-                    "assumptions": "; ".join(list(comp.notes) + d.assumptions),
-                    "reported": "; ".join(d.reported),
-                    "flags": "; ".join(d.flags),
-                })
+                derivations.append(
+                    {
+                        **{
+                            k: base[k]
+                            for k in ("analysis_id", "study_id", "treatment_arm", "control_arm")
+                        },
+                        "metric": metric,
+                        "source_method": d.method,
+                        "chosen": d is best,
+                        "yi": d.yi,
+                        "vi": d.vi,
+                        "sei": d.vi**0.5,
+                        "assumptions": "; ".join(list(comp.notes) + d.assumptions),
+                        "reported": "; ".join(d.reported),
+                        "flags": "; ".join(d.flags),
+                    }
+                )
             src, quote = _sources(comp, best)
             study = studies.loc[comp.study_id]
             modality = comp.t.modality
-            effects.append({
-                **base,
-                "treatment_class": comp.t.arm_class,
-                "control_class": comp.c.arm_class,
-                "modality": modality,
-                "yi": best.yi,
-                "vi": best.vi,
-                "sei": best.vi**0.5,
-                "metric": metric,
-                "source_method": best.method,
-                "assumptions": "; ".join(list(comp.notes) + best.assumptions),
-                "flags": "; ".join(best.flags),
-                "reported": "; ".join(best.reported),
-                "source": src,
-                "quote": quote,
-                "n_treatment": comp.t.n,
-                "n_control": comp.c.n,
-                "year": study["year"],
-                "risk_of_bias": study["risk_of_bias"] or "unclear",
-                "design": study["design"],
-            })
+            effects.append(
+                {
+                    **base,
+                    "treatment_class": comp.t.arm_class,
+                    "control_class": comp.c.arm_class,
+                    "modality": modality,
+                    "yi": best.yi,
+                    "vi": best.vi,
+                    "sei": best.vi**0.5,
+                    "metric": metric,
+                    "source_method": best.method,
+                    "assumptions": "; ".join(list(comp.notes) + best.assumptions),
+                    "flags": "; ".join(best.flags),
+                    "reported": "; ".join(best.reported),
+                    "source": src,
+                    "quote": quote,
+                    "n_treatment": comp.t.n,
+                    "n_control": comp.c.n,
+                    "year": study["year"],
+                    "risk_of_bias": study["risk_of_bias"] or "unclear",
+                    "design": study["design"],
+                }
+            )
     return {
         "effects": pd.DataFrame(effects, columns=EFFECT_COLUMNS),
         "excluded": pd.DataFrame(excluded, columns=EXCLUDED_COLUMNS),

@@ -90,7 +90,8 @@ def _fit(comp: Comparison, form: str) -> Derivation:
     if sum_v <= 0:
         raise NotEstimable("no deaths in the usable intervals")
     reported = [
-        f"{a.arm_id}: n {fmt(a.n)}, S(t) " + ", ".join(f"{fmt(t)}mo {fmt(s)}" for t, s in a.survival)
+        f"{a.arm_id}: n {fmt(a.n)}, S(t) "
+        + ", ".join(f"{fmt(t)}mo {fmt(s)}" for t, s in a.survival)
         for a in (comp.t, comp.c)
     ]
     if form == "theta":

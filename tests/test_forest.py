@@ -32,7 +32,8 @@ def _texts(root):
 
 
 def test_svg_parses_with_title_and_labels():
-    svg = forest_svg(_effects(), {**POOLED, "k": 3.0}, "OS <all> & more", "liver-directed", "systemic")
+    pooled = {**POOLED, "k": 3.0}  # k arrives as float from a DataFrame row
+    svg = forest_svg(_effects(), pooled, "OS <all> & more", "liver-directed", "systemic")
     assert not svg.startswith("<?xml") and "<!DOCTYPE" not in svg
     root = ET.fromstring(svg)
     assert root.get("role") == "img" and root.get("aria-label") == "OS <all> & more"

@@ -205,11 +205,12 @@ def forest_svg(
                             xytext=(0, -50 - 13 * j), textcoords="offset points", ha="left",
                             va="top", fontsize=8, annotation_clip=False, parse_math=False)
         else:
-            why = (pooled or {}).get("status") or "fewer than 2 studies"
+            why = (pooled or {}).get("status")
+            why = why if isinstance(why, str) and why else "fewer than 2 studies"
             ax.annotate(f"No pooled estimate ({why})", xy=(0.01, 0),
                         xycoords=("figure fraction", "axes fraction"), xytext=(0, -50),
                         textcoords="offset points", ha="left", va="top", fontsize=8,
-                        annotation_clip=False)
+                        annotation_clip=False, parse_math=False)
         fig.suptitle(title, x=0.01, ha="left", fontsize=11, weight="bold", parse_math=False)
 
         buf = io.StringIO()

@@ -30,7 +30,7 @@ def _f(x, d: int = 2) -> str:
 def _p(x) -> str:
     if not _finite(x):
         return _DASH
-    return "< 0.001" if float(x) < 0.001 else f"{float(x):.3f}"
+    return "p < 0.001" if float(x) < 0.001 else f"p = {float(x):.3f}"
 
 
 def _ci_text(est, lo, hi) -> str:
@@ -51,8 +51,8 @@ def _het_lines(pooled: dict) -> list[str]:
     df = str(int(float(g("q_df")))) if _finite(g("q_df")) else _DASH
     return [
         f"Heterogeneity: tau² = {_f(g('tau2'), 4)}; Q = {_f(g('q'))}, df = {df} "
-        f"(p = {_p(g('q_p'))}); I² = {i2}",
-        f"Test for overall effect: {stat} = {_f(g('stat'))} (p = {_p(g('p'))})",
+        f"({_p(g('q_p'))}); I² = {i2}",
+        f"Test for overall effect: {stat} = {_f(g('stat'))} ({_p(g('p'))})",
     ]
 
 

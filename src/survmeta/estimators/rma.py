@@ -89,28 +89,26 @@ def qprofile_tau2_ci(
     lb = np.full(y.shape[1], np.nan)
     ub = np.full(y.shape[1], np.nan)
 
+    def root(mask, crit):
+        """Q(tau^2) = crit on [0, tmax] for the datasets in ``mask``."""
+        ys, vs = y[:, mask], v[:, mask]
+        lo = np.zeros(mask.sum())
+        return solve_decreasing(lambda t: generalized_q(t, ys, vs), crit, lo, tmax[mask])
+
     both_zero = q_min < crit_l
     lb[both_zero] = 0.0
     ub[both_zero] = 0.0
     ub_cap = ~both_zero & (q_max > crit_l)
     ub[ub_cap] = tmax[ub_cap]
     ub_root = ~both_zero & ~ub_cap
-    if ub_root.any():
-        ys, vs = y[:, ub_root], v[:, ub_root]
-        ub[ub_root] = solve_decreasing(
-            lambda t: generalized_q(t, ys, vs), crit_l, np.zeros(ub_root.sum()), tmax[ub_root]
-        )
+    ub[ub_root] = root(ub_root, crit_l)
     both_cap = q_max > crit_u
     lb[both_cap] = tmax[both_cap]
     ub[both_cap] = tmax[both_cap]
     lb_zero = ~both_cap & ~both_zero & (q_min < crit_u)
     lb[lb_zero] = 0.0
     lb_root = ~both_cap & ~both_zero & ~lb_zero
-    if lb_root.any():
-        ys, vs = y[:, lb_root], v[:, lb_root]
-        lb[lb_root] = solve_decreasing(
-            lambda t: generalized_q(t, ys, vs), crit_u, np.zeros(lb_root.sum()), tmax[lb_root]
-        )
+    lb[lb_root] = root(lb_root, crit_u)
     return lb, ub
 
 

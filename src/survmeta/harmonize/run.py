@@ -6,7 +6,7 @@ import pandas as pd
 
 from . import MEDIAN_METHODS, METHODS, SECONDARY
 from .base import Derivation, NotEstimable
-from .comparisons import Comparison, as_list, build_comparisons
+from .comparisons import Comparison, build_comparisons
 
 EFFECT_COLUMNS = [
     "analysis_id",
@@ -162,4 +162,4 @@ def harmonize(tables: dict, config: dict) -> dict[str, pd.DataFrame]:
     }
 
 
-__all__ = ["harmonize", "derive_all", "as_list"]
+__all__ = ["harmonize", "derive_all"]

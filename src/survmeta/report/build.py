@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..figures.plots import analysis_effects
-from ..validate import load_inputs
+from ..tables import read_raw
 
 PACKAGES = (
     "snakemake", "numpy", "scipy", "pandas", "statsmodels", "pymare", "matplotlib", "jinja2",
@@ -44,10 +44,8 @@ def build_report(tables, effects, excluded, derivations, pooled, figures, config
         rows, _ = analysis_effects(eff, pool, a["id"])
         parts.append(rows)
     eff = pd.concat(parts) if parts else eff
-    studies = load_inputs(
-        config["inputs"], arm_classes=config.get("arm_classes"),
-        modalities=config.get("modalities"),
-    )["studies"]
+    # already validated before any job ran: read, not re-checked
+    studies = read_raw(tables["studies"])
     return render_report(
         eff,
         pd.read_csv(excluded, keep_default_na=False, na_values=[""]),

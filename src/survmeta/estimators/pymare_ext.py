@@ -37,8 +37,9 @@ class MetaforTau2Estimator(BaseEstimator):
             raise NotImplementedError("only the intercept-only model is supported")
         fit = TAU2_ESTIMATORS[self.method](y, v)
         failed = np.isnan(fit.tau2)
-        beta, cov = weighted_least_squares(y, v, X, tau2=np.where(failed, 0, fit.tau2),
-                                           return_cov=True)
+        beta, cov = weighted_least_squares(
+            y, v, X, tau2=np.where(failed, 0, fit.tau2), return_cov=True
+        )
         beta[:, failed] = np.nan
         cov[..., failed] = np.nan
         self.params_ = {"fe_params": beta, "tau2": fit.tau2, "inv_cov": cov, "dof": None}

@@ -61,7 +61,7 @@ def _accessible(svg: str, title: str) -> str:
 
     Unique ids matter because several figures are inlined into one HTML page.
     """
-    svg = svg[svg.index("<svg"):]
+    svg = svg[svg.index("<svg") :]
     prefix = "f" + hashlib.sha1(title.encode()).hexdigest()[:8] + "-"
 
     def fix_tag(m: re.Match) -> str:  # only inside tags, never in text content
@@ -98,9 +98,7 @@ def forest_svg(
     n = len(rows)
     has_pool = pooled is not None and _finite(pooled.get("estimate"))
     has_pi = has_pool and _finite(pooled.get("pi_low")) and _finite(pooled.get("pi_high"))
-    labels = [
-        f"{r.study_id}: {r.treatment_arm} vs {r.control_arm}" for r in rows.itertuples()
-    ]
+    labels = [f"{r.study_id}: {r.treatment_arm} vs {r.control_arm}" for r in rows.itertuples()]
     y_pool = n + 1.2
     y_bottom = y_pool + (1.4 if has_pi else 0.8)
 
@@ -157,15 +155,27 @@ def forest_svg(
             k = int(float(g("k"))) if _finite(g("k")) else _DASH
             name = f"Random effects ({g('method') or '?'}, {g('test') or '?'}), k = {k}"
             ax.text(0.01, y_pool, name, transform=lab, weight="bold", **txt)
-            ax.text(col_ci, y_pool, _ci_text(g("estimate"), g("ci_low"), g("ci_high")),
-                    transform=lab, weight="bold", **txt)
+            ax.text(
+                col_ci,
+                y_pool,
+                _ci_text(g("estimate"), g("ci_low"), g("ci_high")),
+                transform=lab,
+                weight="bold",
+                **txt,
+            )
             ax.text(col_w, y_pool, "100%" if has_pool else _DASH, transform=lab, ha="right", **txt)
         if has_pool:
             est = math.exp(pooled["estimate"])
             lo = math.exp(pooled["ci_low"]) if _finite(pooled.get("ci_low")) else est
             hi = math.exp(pooled["ci_high"]) if _finite(pooled.get("ci_high")) else est
-            ax.add_patch(Polygon([(lo, y_pool), (est, y_pool - 0.4), (hi, y_pool),
-                                  (est, y_pool + 0.4)], closed=True, color="#8b1a1a", zorder=3))
+            ax.add_patch(
+                Polygon(
+                    [(lo, y_pool), (est, y_pool - 0.4), (hi, y_pool), (est, y_pool + 0.4)],
+                    closed=True,
+                    color="#8b1a1a",
+                    zorder=3,
+                )
+            )
             bounds += [lo, hi]
         if has_pi:
             pl, ph = math.exp(pooled["pi_low"]), math.exp(pooled["pi_high"])
@@ -188,32 +198,64 @@ def forest_svg(
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.xaxis.set_minor_locator(NullLocator())
         ax.plot([1, 1], [0.4, y_bottom], color="grey", lw=0.8, zorder=1)
-        ax.set_xlabel("Ratio of medians (log scale)" if is_mr else "Hazard ratio (log scale)",
-                      labelpad=22)
+        ax.set_xlabel(
+            "Ratio of medians (log scale)" if is_mr else "Hazard ratio (log scale)", labelpad=22
+        )
 
         # HR < 1 favours treatment; for the median ratio it is the other way round.
-        left_lab, right_lab = (control_label, treatment_label) if is_mr else (
-            treatment_label, control_label)
+        left_lab, right_lab = (
+            (control_label, treatment_label) if is_mr else (treatment_label, control_label)
+        )
         fav = blended_transform_factory(ax.transData, ax.transAxes)
         for x_off, ha, who in ((-6, "right", left_lab), (6, "left", right_lab)):
-            ax.annotate(f"favours {who}", xy=(1, 0), xycoords=fav, xytext=(x_off, -18),
-                        textcoords="offset points", ha=ha, va="top", fontsize=8,
-                        style="italic", annotation_clip=False, parse_math=False)
+            ax.annotate(
+                f"favours {who}",
+                xy=(1, 0),
+                xycoords=fav,
+                xytext=(x_off, -18),
+                textcoords="offset points",
+                ha=ha,
+                va="top",
+                fontsize=8,
+                style="italic",
+                annotation_clip=False,
+                parse_math=False,
+            )
         if has_pool:
             for j, line in enumerate(_het_lines(pooled)):
-                ax.annotate(line, xy=(0.01, 0), xycoords=("figure fraction", "axes fraction"),
-                            xytext=(0, -50 - 13 * j), textcoords="offset points", ha="left",
-                            va="top", fontsize=8, annotation_clip=False, parse_math=False)
+                ax.annotate(
+                    line,
+                    xy=(0.01, 0),
+                    xycoords=("figure fraction", "axes fraction"),
+                    xytext=(0, -50 - 13 * j),
+                    textcoords="offset points",
+                    ha="left",
+                    va="top",
+                    fontsize=8,
+                    annotation_clip=False,
+                    parse_math=False,
+                )
         else:
             why = (pooled or {}).get("status")
             why = why if isinstance(why, str) and why else "fewer than 2 studies"
-            ax.annotate(f"No pooled estimate ({why})", xy=(0.01, 0),
-                        xycoords=("figure fraction", "axes fraction"), xytext=(0, -50),
-                        textcoords="offset points", ha="left", va="top", fontsize=8,
-                        annotation_clip=False, parse_math=False)
+            ax.annotate(
+                f"No pooled estimate ({why})",
+                xy=(0.01, 0),
+                xycoords=("figure fraction", "axes fraction"),
+                xytext=(0, -50),
+                textcoords="offset points",
+                ha="left",
+                va="top",
+                fontsize=8,
+                annotation_clip=False,
+                parse_math=False,
+            )
         fig.suptitle(title, x=0.01, ha="left", fontsize=11, weight="bold", parse_math=False)
 
         buf = io.StringIO()
-        fig.savefig(buf, format="svg",
-                    metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
+        fig.savefig(
+            buf,
+            format="svg",
+            metadata={"Date": None, "Creator": None, "Format": None, "Type": None},
+        )
     return _accessible(buf.getvalue(), title)

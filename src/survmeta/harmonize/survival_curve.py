@@ -81,10 +81,13 @@ def _fit(comp: Comparison, form: str) -> Derivation:
         v = d * rt * rc / (rt + rc) ** 2
         sum_oe += dt - d * rt / (rt + rc)
         if form == "theta":
-            ht, hc = -math.log(st / st0), -math.log(sc / sc0)
-            if ht <= 0 or hc <= 0 or math.isinf(ht) or math.isinf(hc):
-                assumptions.append("an interval with no deaths in one arm was skipped")
+            if not (0 < st < st0 and 0 < sc < sc0):
+                # no deaths in an arm (theta = -inf) or everyone dead (S = 0: +inf)
+                skip = "an interval with no deaths, or with S = 0, in one arm was skipped"
+                if skip not in assumptions:
+                    assumptions.append(skip)
                 continue
+            ht, hc = -math.log(st / st0), -math.log(sc / sc0)
             sum_vt += v * math.log(ht / hc)
         sum_v += v
     if sum_v <= 0:

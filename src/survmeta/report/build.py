@@ -13,7 +13,14 @@ from ..figures.plots import analysis_effects
 from ..tables import read_raw
 
 PACKAGES = (
-    "snakemake", "numpy", "scipy", "pandas", "statsmodels", "pymare", "matplotlib", "jinja2",
+    "snakemake",
+    "numpy",
+    "scipy",
+    "pandas",
+    "statsmodels",
+    "pymare",
+    "matplotlib",
+    "jinja2",
     "survmeta",
 )
 

@@ -13,10 +13,36 @@ _DASH = "–"
 _TEMPLATES = Path(__file__).parent / "templates"
 _STUDY_COLS = ["study_id", "citation", "year", "doi", "design", "risk_of_bias"]
 _EXCL_COLS = ["study_id", "outcome", "treatment_arm", "control_arm", "reason"]
-_POOL_COLS = ["subgroup", "method", "test", "k", "hr", "hr_ci_low", "hr_ci_high", "hr_pi_low",
-              "hr_pi_high", "tau2", "i2", "q", "q_df", "q_p", "status", "_main"]
-_EFF_COLS = ["study_id", "treatment_arm", "control_arm", "source_method", "yi", "sei",
-             "assumptions", "reported", "source", "quote"]
+_POOL_COLS = [
+    "subgroup",
+    "method",
+    "test",
+    "k",
+    "hr",
+    "hr_ci_low",
+    "hr_ci_high",
+    "hr_pi_low",
+    "hr_pi_high",
+    "tau2",
+    "i2",
+    "q",
+    "q_df",
+    "q_p",
+    "status",
+    "_main",
+]
+_EFF_COLS = [
+    "study_id",
+    "treatment_arm",
+    "control_arm",
+    "source_method",
+    "yi",
+    "sei",
+    "assumptions",
+    "reported",
+    "source",
+    "quote",
+]
 _TESTS = {"z": "z (normal)", "knha": "Hartung-Knapp-Sidik-Jonkman t"}
 
 

@@ -110,3 +110,26 @@ def test_bad_input_stops_cleanly(tmp_path):
     assert "data/nelm/arms.csv:2:n: 'n/a' is not a number" in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
     assert not (work / "results").exists() and not (work / "report").exists()
+
+
+def test_team_configfile_replaces_the_shipped_config(tmp_path):
+    """design.md: --configfile replaces the shipped inputs; survival_points must not leak in."""
+    import yaml
+
+    work = copy_project(tmp_path)  # has the shipped config.yaml, which must be ignored
+    team = yaml.safe_load((ROOT / "config.yaml").read_text())
+    del team["inputs"]["survival_points"]
+    team["analyses"] = team["analyses"][:1]
+    team["sensitivity"] = {"methods": ["DL"], "tests": ["z"]}
+    (work / "team.yaml").write_text(yaml.safe_dump(team))
+    proc = subprocess.run(
+        [SNAKEMAKE, "-s", ROOT / "Snakefile", "--directory", work, "--cores", "2",
+         "--configfile", work / "team.yaml"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    effects = pd.read_csv(work / "results/effects.csv")
+    assert set(effects["analysis_id"]) == {team["analyses"][0]["id"]}
+    assert not effects["source_method"].str.startswith("survival_curve").any()
+    pooled = pd.read_csv(work / "results/pooled.csv")
+    assert set(pooled["method"]) == {"REML", "DL"}

@@ -115,6 +115,29 @@ def table_specs(arm_classes=DEFAULT_ARM_CLASSES, modalities=DEFAULT_MODALITIES) 
             ),
             key=("study_id", "arm_id", "outcome", "time_months"),
         ),
+        "km_points": TableSpec(
+            "km_points",
+            (
+                Column("study_id", required=True),
+                Column("arm_id", required=True),
+                Column("outcome", "choice", required=True, choices=OUTCOMES),
+                Column("time_months", "float", required=True),
+                Column("surv_prop", "float", required=True),
+                *notes,
+            ),
+        ),
+        "km_at_risk": TableSpec(
+            "km_at_risk",
+            (
+                Column("study_id", required=True),
+                Column("arm_id", required=True),
+                Column("outcome", "choice", required=True, choices=OUTCOMES),
+                Column("time_months", "float", required=True),
+                Column("n_at_risk", "int", required=True),
+                *notes,
+            ),
+            key=("study_id", "arm_id", "outcome", "time_months"),
+        ),
     }
 
 

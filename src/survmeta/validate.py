@@ -27,7 +27,15 @@ from .tables import (
     table_specs,
 )
 
-OPTIONAL_TABLES = ("contrasts", "survival_points")
+OPTIONAL_TABLES = ("contrasts", "survival_points", "km_points", "km_at_risk")
+#: Tables of per-arm values over time: the value's column, and whether a rise is an error.
+#: Digitized Kaplan-Meier points may rise a little (digitizing error); the reconstruction
+#: cleans and records them.
+CURVE_TABLES = {
+    "survival_points": ("surv_prop", True),
+    "km_points": ("surv_prop", False),
+    "km_at_risk": ("n_at_risk", True),
+}
 
 
 @dataclass
@@ -252,37 +260,46 @@ def _row_checks(tables: dict, raw: dict, labels: dict) -> list[Problem]:
             if r["logrank_var"] is not None and r["o_minus_e"] is None:
                 problems.append(Problem(lab, row, "o_minus_e", "logrank_var given without O-E"))
 
-    if "survival_points" in tables:
-        lab = labels["survival_points"]
-        sp = tables["survival_points"]
-        for i, r in sp.iterrows():
-            row = i + 2
-            key = (r["study_id"], r["arm_id"], r["outcome"])
-            if None not in key and key not in arm_keys:
-                problems.append(
-                    Problem(
-                        lab,
-                        row,
-                        "arm_id",
-                        f"arm '{r['arm_id']}' of {r['study_id']} ({r['outcome']}) is not in arms",
-                    )
-                )
-            s = r["surv_prop"]
-            if s is not None and not 0 <= s <= 1:
-                problems.append(Problem(lab, row, "surv_prop", f"{s} is outside [0, 1]"))
-        ok = sp.dropna(subset=["time_months", "surv_prop"])
-        for _, grp in ok.groupby(["study_id", "arm_id", "outcome"], sort=False):
-            grp = grp.sort_values("time_months")
-            rises = grp["surv_prop"].astype(float).diff() > 0
-            for i in grp.index[rises.to_numpy()]:
-                problems.append(
-                    Problem(
-                        lab,
-                        i + 2,
-                        "surv_prop",
-                        "survival increases over time; expected non-increasing",
-                    )
-                )
+    arm_n = dict(zip(zip(arms["study_id"], arms["arm_id"], arms["outcome"]), arms["n"]))
+    for name, (value, monotone) in CURVE_TABLES.items():
+        if name in tables:
+            problems += _curve_checks(tables[name], labels[name], value, monotone, arm_n)
+    return problems
+
+
+def _curve_checks(
+    tab: pd.DataFrame, lab: str, value: str, monotone: bool, arm_n: dict
+) -> list[Problem]:
+    """Per-arm values over time: known arm, time >= 0, S in [0, 1], at-risk in 0..n."""
+    problems: list[Problem] = []
+    for i, r in tab.iterrows():
+        row = i + 2
+        key = (r["study_id"], r["arm_id"], r["outcome"])
+        if None not in key and key not in arm_n:
+            msg = f"arm '{r['arm_id']}' of {r['study_id']} ({r['outcome']}) is not in arms"
+            problems.append(Problem(lab, row, "arm_id", msg))
+        t, x = r["time_months"], r[value]
+        if t is not None and t < 0:
+            problems.append(Problem(lab, row, "time_months", f"{t} is negative, expected >= 0"))
+        if x is None:
+            continue
+        if value == "surv_prop" and not 0 <= x <= 1:
+            problems.append(Problem(lab, row, value, f"{x} is outside [0, 1]"))
+        if value == "n_at_risk" and not 0 <= x <= (arm_n.get(key) or math.inf):
+            problems.append(
+                Problem(lab, row, value, f"{x} is not in 0..n (n = {arm_n.get(key)} in arms)")
+            )
+    if not monotone:
+        return problems
+    ok = tab.dropna(subset=["time_months", value])
+    noun = "survival" if value == "surv_prop" else "the number at risk"
+    for _, grp in ok.groupby(["study_id", "arm_id", "outcome"], sort=False):
+        grp = grp.sort_values("time_months", kind="stable")
+        rises = grp[value].astype(float).diff() > 0
+        for i in grp.index[rises.to_numpy()]:
+            problems.append(
+                Problem(lab, i + 2, value, f"{noun} increases over time; expected non-increasing")
+            )
     return problems
 
 

@@ -44,9 +44,11 @@ class Arm:
     quote: str = ""
     shared_by: int = 1  # comparisons of this analysis that use this arm (multi-arm split)
     survival: tuple[tuple[float, float], ...] = ()  # (time, S(t)) from survival_points
+    km: tuple[tuple[float, float], ...] = ()  # digitized Kaplan-Meier (time, S(t))
+    at_risk: tuple[tuple[float, float], ...] = ()  # (time, numbers at risk)
 
     @classmethod
-    def from_row(cls, r, survival=()) -> Arm:
+    def from_row(cls, r, survival=(), km=(), at_risk=()) -> Arm:
         return cls(
             arm_id=r["arm_id"],
             arm_class=r["arm_class"],
@@ -62,6 +64,8 @@ class Arm:
             source=r.get("source") or "",
             quote=r.get("quote") or "",
             survival=tuple(survival),
+            km=tuple(km),
+            at_risk=tuple(at_risk),
         )
 
 
@@ -131,14 +135,25 @@ def as_list(x) -> list[str]:
     return [x] if isinstance(x, str) else list(x)
 
 
-def _survival_by_arm(tables: dict) -> dict:
-    sp = tables.get("survival_points")
-    if sp is None:
-        return {}
+#: Arm field <- (table, value column): per-arm values over time.
+CURVES = {
+    "survival": ("survival_points", "surv_prop"),
+    "km": ("km_points", "surv_prop"),
+    "at_risk": ("km_at_risk", "n_at_risk"),
+}
+
+
+def _curves_by_arm(tables: dict) -> dict:
+    """{(study, arm, outcome): {field: ((time, value), ...)}} from the optional tables."""
     out: dict = {}
-    for r in sp.sort_values("time_months").itertuples(index=False):
-        key = (r.study_id, r.arm_id, r.outcome)
-        out.setdefault(key, []).append((float(r.time_months), float(r.surv_prop)))
+    for fld, (name, col) in CURVES.items():
+        tab = tables.get(name)
+        if tab is None:
+            continue
+        for r in tab.sort_values("time_months", kind="stable").itertuples(index=False):
+            key = (r.study_id, r.arm_id, r.outcome)
+            pts = out.setdefault(key, {}).setdefault(fld, [])
+            pts.append((float(r.time_months), float(getattr(r, col))))
     return out
 
 
@@ -177,13 +192,13 @@ def build_comparisons(tables: dict, analysis: dict, multiarm: str = "split") -> 
     treat, ctrl = as_list(analysis["treatment"]), as_list(analysis["control"])
     arms = tables["arms"]
     arms = arms[arms["outcome"] == analysis["outcome"]]
-    surv = _survival_by_arm(tables)
+    curves = _curves_by_arm(tables)
     contrasts = tables.get("contrasts")
     out: list[Comparison] = []
     for study_id, grp in arms.groupby("study_id", sort=False):
 
         def arm(r, sid=study_id):
-            return Arm.from_row(r, surv.get((sid, r["arm_id"], analysis["outcome"]), ()))
+            return Arm.from_row(r, **curves.get((sid, r["arm_id"], analysis["outcome"]), {}))
 
         t_arms = [arm(r) for _, r in grp.iterrows() if r["arm_class"] in treat]
         c_arms = [arm(r) for _, r in grp.iterrows() if r["arm_class"] in ctrl]

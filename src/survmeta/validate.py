@@ -175,12 +175,16 @@ def check_table(raw: pd.DataFrame, spec: TableSpec, label: str) -> tuple[pd.Data
     return typed, problems
 
 
+def arm_keys_list(arms: pd.DataFrame) -> list[tuple]:
+    return list(zip(arms["study_id"], arms["arm_id"], arms["outcome"], strict=True))
+
+
 def _row_checks(tables: dict, raw: dict, labels: dict) -> list[Problem]:
     """Ranges and references that span columns or tables."""
     problems: list[Problem] = []
     studies = set(tables["studies"]["study_id"].dropna())
     arms = tables["arms"]
-    arm_keys = set(zip(arms["study_id"], arms["arm_id"], arms["outcome"], strict=True))
+    arm_keys = set(arm_keys_list(arms))
 
     for i, r in arms.iterrows():
         row = i + 2
@@ -260,7 +264,7 @@ def _row_checks(tables: dict, raw: dict, labels: dict) -> list[Problem]:
             if r["logrank_var"] is not None and r["o_minus_e"] is None:
                 problems.append(Problem(lab, row, "o_minus_e", "logrank_var given without O-E"))
 
-    arm_n = dict(zip(zip(arms["study_id"], arms["arm_id"], arms["outcome"]), arms["n"]))
+    arm_n = dict(zip(arm_keys_list(arms), arms["n"], strict=True))
     for name, (value, monotone) in CURVE_TABLES.items():
         if name in tables:
             problems += _curve_checks(tables[name], labels[name], value, monotone, arm_n)

@@ -12,6 +12,12 @@ if not workflow.config_settings.configfiles:
     configfile: "config.yaml"
 
 
+# Light jobs stay on the submitting node when run with a cluster profile (profiles/).
+localrules:
+    all,
+    report,
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/harmonize.smk"
 include: "workflow/rules/pool.smk"
@@ -20,6 +26,6 @@ include: "workflow/rules/report.smk"
 
 
 rule all:
+    default_target: True
     input:
         final_outputs(),
-    default_target: True

@@ -102,3 +102,14 @@ def test_bom_and_windows_line_endings_are_read(data):
 def test_missing_file(data):
     (data / "data" / "nelm" / "arms.csv").unlink()
     assert problems(data) == ["data/nelm/arms.csv: file not found"]
+
+
+def test_template_headers_are_the_contract():
+    """data/template/ gives every table with exactly the columns validation knows."""
+    from survmeta.tables import read_raw, table_specs
+
+    template = Path(__file__).parents[1] / "data" / "template"
+    for name, spec in table_specs().items():
+        raw = read_raw(template / f"{name}.csv")
+        assert raw.empty
+        assert list(raw.columns) == [c.name for c in spec.columns if c.name != "notes"], name

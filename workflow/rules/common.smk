@@ -4,7 +4,6 @@ from snakemake.utils import validate
 
 from survmeta.validate import InputError, load_inputs
 
-
 validate(config, "../schemas/config.schema.yaml")
 
 
@@ -19,7 +18,10 @@ def check_inputs():
     except InputError as err:
         for problem in err.problems:
             print(problem, file=sys.stderr)
-        print(f"{len(err.problems)} problem(s) in the input tables; nothing was run.", file=sys.stderr)
+        print(
+            f"{len(err.problems)} problem(s) in the input tables; nothing was run.",
+            file=sys.stderr,
+        )
         sys.exit(1)
 
 

@@ -4,17 +4,17 @@ rule forest_plots:
         pooled="results/pooled.csv",
     output:
         expand("results/figures/{analysis}.svg", analysis=ANALYSES),
-    params:
-        analyses=config["analyses"],
     log:
         "logs/forest_plots.log",
     benchmark:
         "benchmarks/forest_plots.tsv"
+    conda:
+        "../envs/survmeta.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../envs/survmeta.yaml"
+    params:
+        analyses=config["analyses"],
     script:
         "../scripts/forest_plots.py"

@@ -5,21 +5,21 @@ rule harmonize:
         effects="results/effects.csv",
         excluded="results/excluded.csv",
         derivations="results/derivations.csv",
+    log:
+        "logs/harmonize.log",
+    benchmark:
+        "benchmarks/harmonize.tsv"
+    conda:
+        "../envs/survmeta.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     params:
         inputs=config["inputs"],
         analyses=config["analyses"],
         multiarm=config["multiarm"],
         arm_classes=config.get("arm_classes"),
         modalities=config.get("modalities"),
-    log:
-        "logs/harmonize.log",
-    benchmark:
-        "benchmarks/harmonize.tsv"
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
-    conda:
-        "../envs/survmeta.yaml"
     script:
         "../scripts/harmonize.py"

@@ -8,17 +8,17 @@ rule report:
         figures=expand("results/figures/{analysis}.svg", analysis=ANALYSES),
     output:
         html="report/index.html",
-    params:
-        config=config,
     log:
         "logs/report.log",
     benchmark:
         "benchmarks/report.tsv"
+    conda:
+        "../envs/survmeta.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../envs/survmeta.yaml"
+    params:
+        config=config,
     script:
         "../scripts/report.py"

@@ -12,6 +12,9 @@ if not workflow.config_settings.configfiles:
     configfile: "config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 # Light jobs stay on the submitting node when run with a cluster profile (profiles/).
 localrules:
     all,

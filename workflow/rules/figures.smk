@@ -3,7 +3,11 @@ rule forest_plots:
         effects="results/effects.csv",
         pooled="results/pooled.csv",
     output:
-        expand("results/figures/{analysis}.svg", analysis=ANALYSES),
+        report(
+            expand("results/figures/{analysis}.svg", analysis=ANALYSES),
+            caption="../report/forest.rst",
+            category="Forest plots",
+        ),
     log:
         "logs/forest_plots.log",
     benchmark:

@@ -2,7 +2,9 @@ rule harmonize:
     input:
         unpack(input_tables),
     output:
-        effects="results/effects.csv",
+        effects=report(
+            "results/effects.csv", caption="../report/effects.rst", category="Tables"
+        ),
         excluded="results/excluded.csv",
         derivations="results/derivations.csv",
     log:

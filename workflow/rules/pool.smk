@@ -2,7 +2,9 @@ rule pool:
     input:
         effects="results/effects.csv",
     output:
-        pooled="results/pooled.csv",
+        pooled=report(
+            "results/pooled.csv", caption="../report/pooled.rst", category="Tables"
+        ),
     log:
         "logs/pool.log",
     benchmark:

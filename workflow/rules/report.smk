@@ -7,7 +7,9 @@ rule report:
         pooled="results/pooled.csv",
         figures=expand("results/figures/{analysis}.svg", analysis=ANALYSES),
     output:
-        html="report/index.html",
+        html=report(
+            "report/index.html", caption="../report/index.rst", category="Report"
+        ),
     log:
         "logs/report.log",
     benchmark:

@@ -133,3 +133,17 @@ def test_team_configfile_replaces_the_shipped_config(tmp_path):
     assert not effects["source_method"].str.startswith("survival_curve").any()
     pooled = pd.read_csv(work / "results/pooled.csv")
     assert set(pooled["method"]) == {"REML", "DL"}
+
+
+def test_snakemakes_own_report_lists_figures_and_tables(shipped, tmp_path):
+    import zipfile
+
+    out = tmp_path / "report.zip"
+    proc = subprocess.run(
+        [SNAKEMAKE, "-s", ROOT / "Snakefile", "--directory", shipped, "--configfile",
+         shipped / "config.yaml", "--report", out],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    names = {Path(n).name for n in zipfile.ZipFile(out).namelist()}
+    assert {"os_ld_vs_sys.svg", "pooled.csv", "effects.csv", "index.html"} <= names

@@ -1,30 +1,53 @@
+import os
 import sys
+from pathlib import Path
 
 from snakemake.utils import validate
 
+from survmeta.config import analysis_problems, schema_problems, unmatched_analyses
 from survmeta.validate import InputError, load_inputs
 
-validate(config, "../schemas/config.schema.yaml")
+SCHEMA = Path(workflow.current_basedir) / "../schemas/config.schema.yaml"
+
+
+def config_label():
+    """The config file as the user named it (the last --configfile, else config.yaml)."""
+    given = workflow.config_settings.configfiles
+    return os.path.relpath(given[-1]) if given else "config.yaml"
+
+
+def stop(problems, what):
+    """One line per problem, then exit before any job runs (nothing is written)."""
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    print(f"{len(problems)} problem(s) in {what}; nothing was run.", file=sys.stderr)
+    sys.exit(1)
+
+
+def check_config():
+    problems = schema_problems(config, SCHEMA, config_label())
+    problems = problems or analysis_problems(config, config_label())
+    if problems:
+        stop(problems, "the config")
+    validate(config, SCHEMA)  # fills in the schema's defaults
 
 
 def check_inputs():
-    """Stop before any job runs when a table breaks the contract: one line per problem."""
+    """Stop when a table breaks the contract or an analysis matches no study."""
     try:
-        load_inputs(
+        tables = load_inputs(
             config["inputs"],
             arm_classes=config.get("arm_classes"),
             modalities=config.get("modalities"),
         )
     except InputError as err:
-        for problem in err.problems:
-            print(problem, file=sys.stderr)
-        print(
-            f"{len(err.problems)} problem(s) in the input tables; nothing was run.",
-            file=sys.stderr,
-        )
-        sys.exit(1)
+        stop(err.problems, "the input tables")
+    problems = unmatched_analyses(tables, config, config_label())
+    if problems:
+        stop(problems, "the config")
 
 
+check_config()
 check_inputs()
 
 ANALYSES = [a["id"] for a in config["analyses"]]

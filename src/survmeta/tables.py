@@ -141,14 +141,17 @@ def table_specs(arm_classes=DEFAULT_ARM_CLASSES, modalities=DEFAULT_MODALITIES) 
     }
 
 
-def read_raw(path: str | Path) -> pd.DataFrame:
+def read_raw(path: str | Path, table: str | None = None) -> pd.DataFrame:
     """Read a CSV or .xlsx table as text, blanks as "", names and cells stripped.
 
-    A UTF-8 byte-order mark and Windows line endings are accepted.
+    A UTF-8 byte-order mark and Windows line endings are accepted. A workbook may
+    hold one table (its first sheet) or all of them, one sheet named for each table.
     """
     path = Path(path)
     if path.suffix.lower() in (".xlsx", ".xlsm"):
-        df = pd.read_excel(path, dtype=str, keep_default_na=False)
+        with pd.ExcelFile(path) as book:
+            sheet = table if table in book.sheet_names else 0
+            df = pd.read_excel(book, sheet_name=sheet, dtype=str, keep_default_na=False)
     else:
         df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     df.columns = [str(c).strip() for c in df.columns]

@@ -328,7 +328,7 @@ def load_inputs(inputs: dict, base: str | Path = ".", arm_classes=None, modaliti
             problems.append(Problem(label, None, None, "file not found"))
             continue
         try:
-            raw = read_raw(path)
+            raw = read_raw(path, name)
         except (pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as err:
             problems.append(Problem(label, None, None, f"cannot be read as a table ({err})"))
             continue

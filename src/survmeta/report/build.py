@@ -52,7 +52,7 @@ def build_report(tables, effects, excluded, derivations, pooled, figures, config
         parts.append(rows)
     eff = pd.concat(parts) if parts else eff
     # already validated before any job ran: read, not re-checked
-    studies = read_raw(tables["studies"])
+    studies = read_raw(tables["studies"], "studies")
     return render_report(
         eff,
         pd.read_csv(excluded, keep_default_na=False, na_values=[""]),

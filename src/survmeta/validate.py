@@ -143,6 +143,13 @@ def check_table(raw: pd.DataFrame, spec: TableSpec, label: str) -> tuple[pd.Data
                 problems.append(
                     Problem(label, 1, name, f"unknown column, looks like a typo of '{close[0]}'")
                 )
+    seen: set[str] = set()
+    for name in raw.columns:
+        if name in seen:
+            problems.append(Problem(label, 1, name, "column appears twice; expected once"))
+        seen.add(name)
+    if len(seen) < len(raw.columns):
+        return raw, problems
     missing = [c.name for c in spec.columns if c.required and c.name not in raw.columns]
     for name in missing:
         problems.append(Problem(label, 1, name, "required column is missing"))

@@ -1,0 +1,118 @@
+"""Subgroup analyses: separate tau^2 per subgroup with the test for subgroup differences,
+and the common-tau^2 model ``rma(yi, vi, mods = ~ factor(g))``.
+
+Separate tau^2 is what RevMan and R's meta report: each subgroup is pooled on its own
+(metafor ``rma.uni`` on the subgroup, here the intercept-only engine) and the test for
+subgroup differences is the fixed-effect Q over the subgroup estimates,
+
+    Q_between = sum_g w_g (mu_g - mu_bar)^2,  w_g = 1 / se_g^2,  df = G - 1,
+
+i.e. the QE of metafor's ``rma(mu_g, sei = se_g, method = "FE")``, and R meta's
+``Q.b.random`` (``metagen(TE.random.w, seTE.random.w)$Q``). Under ``test = "knha"`` se_g
+is the Hartung-Knapp se of each subgroup, as in R meta with ``method.random.ci = "HK"``
+(its ``seTE.random`` is then the HK se, and that is what ``subgroup()`` combines). A
+subgroup of one study is metafor's k = 1 fit: its own estimate and se (z test, as metafor
+switches to), tau^2 = 0, I^2 = 0, H^2 = 1, Q = 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .moderators import RMAModsResults, dummy_mods, factor_levels, rma_mods
+from .rma import rma
+
+BETWEEN_LABEL = "subgroup differences"
+
+COLUMNS = [
+    "subgroup", "k", "estimate", "se", "zval", "pval", "ci_lb", "ci_ub", "tau2", "i2", "h2",
+    "q", "qp", "q_between", "df_between", "p_between", "error",
+]  # fmt: skip
+
+
+def q_between(estimate, se) -> tuple[float, int, float, str | None]:
+    """Fixed-effect Q over subgroup estimates (metafor ``rma(est, sei = se, method = "FE")$QE``).
+
+    Returns (Q, df, p, reason): NaN with the reason when an estimate is missing or
+    has se = 0 (metafor cannot compute QE with a zero variance), or with < 2 groups.
+    """
+    est = np.asarray(estimate, dtype=float)
+    se = np.asarray(se, dtype=float)
+    df = est.size - 1
+    if est.size < 2:
+        return np.nan, df, np.nan, "fewer than 2 subgroups"
+    if np.isnan(est).any() or np.isnan(se).any():
+        return np.nan, df, np.nan, "a subgroup could not be pooled"
+    if np.any(se <= 0):
+        return np.nan, df, np.nan, "a subgroup estimate has se = 0"
+    w = 1.0 / se**2
+    mu = (w * est).sum() / w.sum()
+    q = max(0.0, float((w * (est - mu) ** 2).sum()))
+    return q, df, float(stats.chi2.sf(q, df)), None
+
+
+def _single_study(y: float, v: float, level: float) -> dict:
+    """metafor's k = 1 fit: the study itself, z test (metafor switches knha to z)."""
+    se = float(np.sqrt(v))
+    crit = stats.norm.isf((1 - level) / 2)
+    return {
+        "estimate": y, "se": se, "zval": y / se, "pval": 2 * stats.norm.sf(abs(y / se)),
+        "ci_lb": y - crit * se, "ci_ub": y + crit * se, "tau2": 0.0, "i2": 0.0, "h2": 1.0,
+        "q": 0.0, "qp": 1.0, "error": None,
+    }  # fmt: skip
+
+
+def subgroups(y, v, g, method: str = "REML", test: str = "z", level: float = 0.95) -> pd.DataFrame:
+    """Each subgroup pooled with its own tau^2, then the test for subgroup differences.
+
+    One row per subgroup (levels in R's ``factor`` order: a pandas Categorical's
+    order, else sorted) with ``subgroup, k, estimate, se, zval, pval, ci_lb, ci_ub,
+    tau2, i2, h2, q, qp, error``, plus a last row ``subgroup = "subgroup
+    differences"`` (k = all studies) holding ``q_between, df_between, p_between``.
+    Subgroups of equal size are fitted in one stacked call.
+    """
+    y = np.asarray(y, dtype=float)
+    v = np.asarray(v, dtype=float)
+    gs = np.asarray(g, dtype=object)
+    levels = factor_levels(g)
+    members = {lv: np.flatnonzero(gs == lv) for lv in levels}
+    rows: dict = {}
+    by_k: dict[int, list] = {}
+    for lv, idx in members.items():
+        by_k.setdefault(idx.size, []).append(lv)
+    for k, lvs in by_k.items():
+        if k == 1:
+            for lv in lvs:
+                i = members[lv][0]
+                rows[lv] = _single_study(float(y[i]), float(v[i]), level)
+            continue
+        ys = np.column_stack([y[members[lv]] for lv in lvs])
+        vs = np.column_stack([v[members[lv]] for lv in lvs])
+        res = rma(ys, vs, method, test, level)
+        for j, lv in enumerate(lvs):
+            rows[lv] = {
+                "estimate": res.estimate[j], "se": res.se[j], "zval": res.stat[j],
+                "pval": res.p[j], "ci_lb": res.ci_low[j], "ci_ub": res.ci_high[j],
+                "tau2": res.tau2[j], "i2": res.i2[j], "h2": res.h2[j], "q": res.q[j],
+                "qp": res.q_p[j], "error": res.error[j],
+            }  # fmt: skip
+    out = pd.DataFrame([{"subgroup": lv, "k": members[lv].size, **rows[lv]} for lv in levels])
+    q, df, p, reason = q_between(out["estimate"], out["se"])
+    between = {"subgroup": BETWEEN_LABEL, "k": int(y.size), "q_between": q, "df_between": df,
+               "p_between": p, "error": reason}  # fmt: skip
+    out = pd.concat([out, pd.DataFrame([between])], ignore_index=True)
+    out["method"] = method
+    out["test"] = test
+    return out.reindex(columns=[*COLUMNS, "method", "test"])
+
+
+def subgroups_common_tau2(
+    y, v, g, method: str = "REML", test: str = "z", level: float = 0.95, name: str = "g"
+) -> RMAModsResults:
+    """The common-tau^2 model ``rma(yi, vi, mods = ~ factor(g))``: intercept = first level,
+    one contrast per other level (terms ``{name}{level}``), QM the test of subgroup
+    differences (F under knha), R^2. ``.to_frame()`` gives the metareg rows."""
+    mods, terms, _ = dummy_mods(g, name)
+    return rma_mods(y, v, mods, method, test, level, terms=terms)

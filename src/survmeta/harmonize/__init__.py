@@ -5,6 +5,7 @@ comparison wins, the others are kept as alternatives for the audit trail.
 """
 
 from .hazard_ratio import hr_ci, hr_p, logrank_oe, p_events
+from .km_reconstruction import km_reconstruction
 from .medians import median_ci, median_p, median_ratio
 from .survival_curve import survival_curve, survival_curve_oe
 
@@ -13,6 +14,7 @@ METHODS = (
     logrank_oe,
     hr_p,
     p_events,
+    km_reconstruction,
     survival_curve,
     survival_curve_oe,
     median_ratio,

@@ -84,6 +84,8 @@ def _sources(comp: Comparison, d: Derivation) -> tuple[str, str]:
     parts += [(comp.t.source, comp.t.quote), (comp.c.source, comp.c.quote)]
     if d.method.startswith("survival_curve"):
         parts.append(("survival_points", ""))
+    if d.method == "km_reconstruction":
+        parts.append(("km_points, km_at_risk", ""))
     src = "; ".join(dict.fromkeys(s for s, _ in parts if s))
     quote = " | ".join(dict.fromkeys(q for _, q in parts if q))
     return src, quote

@@ -147,3 +147,60 @@ def test_snakemakes_own_report_lists_figures_and_tables(shipped, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     names = {Path(n).name for n in zipfile.ZipFile(out).namelist()}
     assert {"os_ld_vs_sys.svg", "pooled.csv", "effects.csv", "index.html"} <= names
+
+
+def _name(r_name: str) -> str:
+    """metafor's column name as the workflow writes it ('.' -> '_', lower case, tval = zval)."""
+    return {"tval": "zval", "pvals": "pval"}.get(r_name, r_name.lower().replace(".", "_"))
+
+
+def _close(ours, ref, what):
+    assert math.isclose(float(ours), float(ref), rel_tol=1e-5, abs_tol=1e-5), (what, ours, ref)
+
+
+def test_shipped_sensitivity_tables_equal_metafor(shipped):
+    """results/sensitivity/ of the shipped run against shipped_sensitivity.R (REML, knha)."""
+    ref = json.loads((ROOT / "tests/fixtures/shipped_sensitivity.json").read_text())
+    checked = 0
+    for aid, r in ref["analyses"].items():
+        sens = shipped / "results/sensitivity" / aid
+        for table in ("leave1out", "cumul", "influence"):
+            ours = pd.read_csv(sens / f"{table}.csv")
+            assert len(ours) == r["k"] == len(r[table])
+            for i, row in enumerate(r[table]):
+                for col, value in row.items():
+                    if col in ("inf", "dfbs") or value is None:
+                        continue
+                    _close(ours.at[i, _name(col)], value, (aid, table, i, col))
+                    checked += 1
+        for table in ("regtest", "trimfill", "permutest", "ranktest"):
+            ours = pd.read_csv(sens / f"{table}.csv").iloc[0]
+            for col, value in r[table].items():
+                if col == "side":
+                    assert ours[col] == value
+                else:
+                    _close(ours[col], value, (aid, table, col))
+                checked += 1
+        if (sens / "subgroups.csv").exists():
+            ours = pd.read_csv(sens / "subgroups.csv").set_index("subgroup")
+            for g in r["subgroups"]["groups"]:
+                for col in ("k", "estimate", "se", "ci_lb", "ci_ub", "tau2"):
+                    _close(ours.at[g["subgroup"], col], g[col], (aid, g["subgroup"], col))
+                    checked += 1
+            between = ours.loc["subgroup differences"]
+            _close(between["q_between"], r["subgroups"]["q_between"], (aid, "q_between"))
+            assert between["df_between"] == r["subgroups"]["df_between"]
+            common = pd.read_csv(sens / "subgroups_common.csv")
+            if isinstance(r["subgroups_common"], str):  # metafor declined: so do we, saying why
+                assert common["status"].iloc[0] == r["subgroups_common"]
+            else:
+                assert common["estimate"].tolist() == pytest.approx(
+                    r["subgroups_common"]["estimate"], rel=1e-5, abs=1e-5)
+                _close(common["qm"].iloc[0], r["subgroups_common"]["qm"], (aid, "qm"))
+        if (sens / "metareg.csv").exists():
+            ours = pd.read_csv(sens / "metareg.csv")
+            assert ours["estimate"].tolist() == pytest.approx(
+                r["metareg_year"]["estimate"], rel=1e-5, abs=1e-5)
+            assert ours["se"].tolist() == pytest.approx(r["metareg_year"]["se"], rel=1e-5, abs=1e-5)
+            _close(ours["qm"].iloc[0], r["metareg_year"]["qm"], (aid, "metareg qm"))
+    assert checked > 300

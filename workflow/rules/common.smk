@@ -4,6 +4,7 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
+from survmeta.diagnostics import output_paths
 from survmeta.config import analysis_problems, schema_problems, unmatched_analyses
 from survmeta.validate import InputError, load_inputs
 
@@ -57,11 +58,23 @@ def input_tables(wildcards):
     return dict(config["inputs"])
 
 
+def sensitivity_outputs():
+    return output_paths(config["analyses"])
+
+
+def gosh_outputs():
+    if not config.get("sensitivity", {}).get("gosh", False):
+        return []
+    return expand("results/gosh/{analysis}.csv", analysis=ANALYSES)
+
+
 def final_outputs():
     return [
         "results/effects.csv",
         "results/excluded.csv",
         "results/pooled.csv",
         *expand("results/figures/{analysis}.svg", analysis=ANALYSES),
+        *sensitivity_outputs(),
+        *gosh_outputs(),
         "report/index.html",
     ]

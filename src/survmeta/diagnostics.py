@@ -1,0 +1,160 @@
+"""Every sensitivity and small-study table of one analysis (design.md, results/sensitivity/).
+
+Each table is fitted with the analysis's main method and test, as metafor's
+functions are called on the main model (``leave1out(res)``, ``regtest(res)``, ...).
+Where metafor declines (too few studies, a design not of full rank) the table is
+still written, with the reason in ``status`` and the numbers blank, so the report
+can say why; every table has ``status`` (``ok`` or the reason).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+#: Table name -> the columns design.md promises (others may follow).
+COLUMNS = {
+    "leave1out": "study_id treatment_arm control_arm estimate se zval pval ci_lb ci_ub q qp tau2 i2 h2",
+    "cumul": "study_id treatment_arm control_arm year estimate se zval pval ci_lb ci_ub q qp tau2 i2 h2",
+    "influence": "study_id treatment_arm control_arm rstudent dffits cook_d cov_r tau2_del qe_del hat weight",
+    "regtest": "zval pval dfs est ci_lb ci_ub",
+    "ranktest": "tau pval",
+    "trimfill": "k0 side estimate se ci_lb ci_ub tau2",
+    "trimfill_filled": "yi vi sei",
+    "permutest": "pval iter exact",
+    "subgroups": "subgroup k estimate se ci_lb ci_ub tau2 i2 q_between df_between p_between",
+    "subgroups_common": "term estimate se zval pval ci_lb ci_ub qm qmp r2",
+    "metareg": "moderator term estimate se zval pval ci_lb ci_ub qm qmp r2",
+}  # fmt: skip
+COLUMNS = {name: cols.split() for name, cols in COLUMNS.items()}
+
+
+def table_names(analysis: dict) -> list[str]:
+    """The tables written for ``analysis`` (subgroups and metareg only when configured)."""
+    names = [n for n in COLUMNS if not n.startswith(("subgroups", "metareg"))]
+    if analysis.get("subgroups"):
+        names += ["subgroups", "subgroups_common"]
+    if analysis.get("metareg"):
+        names.append("metareg")
+    return names
+
+
+def _declined(name: str, reason: str) -> pd.DataFrame:
+    return pd.DataFrame([{c: np.nan for c in COLUMNS[name]} | {"status": reason}])
+
+
+def _status(df: pd.DataFrame, *cols: str) -> pd.DataFrame:
+    """``status`` from the estimators' ``error`` (and ``warning``) columns."""
+    status = pd.Series("ok", index=df.index, dtype=object)
+    for col in cols:
+        if col in df:
+            has = df[col].notna() & (df[col].astype(str) != "")
+            status[has] = df.loc[has, col].astype(str)
+    df = df.drop(columns=[c for c in cols if c in df])
+    df["status"] = status
+    return df
+
+
+def _ordered(df: pd.DataFrame, name: str) -> pd.DataFrame:
+    first = [c for c in COLUMNS[name] if c in df]
+    return df[first + [c for c in df if c not in first]]
+
+
+def _per_study(df: pd.DataFrame, rows: pd.DataFrame, order=None) -> pd.DataFrame:
+    """Replace the estimators' label column by the comparison's study and arms."""
+    ids = rows[["study_id", "treatment_arm", "control_arm"]].reset_index(drop=True)
+    if order is not None:
+        ids = ids.iloc[order].reset_index(drop=True)
+    df = df.drop(columns=[c for c in ("study_id", "slab") if c in df]).reset_index(drop=True)
+    return pd.concat([ids, df], axis=1)
+
+
+def output_paths(analyses: list[dict]) -> list[str]:
+    """Every results/sensitivity/<analysis>/<table>.csv the workflow writes."""
+    return [
+        f"results/sensitivity/{a['id']}/{name}.csv" for a in analyses for name in table_names(a)
+    ]
+
+
+def analysis_tables(rows: pd.DataFrame, analysis: dict, pooling: dict, sensitivity: dict) -> dict:
+    """{table name: DataFrame} for one analysis's effects ``rows`` (effects.csv order)."""
+    from .estimators import smallstudy  # the estimators load PyMARE: only in the job
+    from .estimators.moderators import metareg
+    from .estimators.permutation import permutest
+    from .estimators.sensitivity import cumul, influence, leave1out
+    from .estimators.subgroups import subgroups, subgroups_common_tau2
+
+    y = rows["yi"].to_numpy(float)
+    v = rows["vi"].to_numpy(float)
+    fit = {
+        "method": pooling.get("method", "REML"),
+        "test": pooling.get("test", "knha"),
+        "level": pooling.get("level", 0.95),
+    }
+    labels = list(range(len(y)))
+    out: dict[str, pd.DataFrame] = {}
+
+    def attempt(name, compute):
+        try:
+            out[name] = _ordered(compute(), name)
+        except ValueError as why:
+            out[name] = _declined(name, str(why))
+
+    attempt("leave1out", lambda: _status(_per_study(leave1out(y, v, **fit, labels=labels), rows)))
+    order = np.argsort(rows["year"].to_numpy(), kind="stable")
+
+    def _cumul():
+        df = cumul(y, v, **fit, labels=labels, order=rows["year"].to_numpy())
+        df = _per_study(df, rows, order)
+        df.insert(3, "year", rows["year"].to_numpy()[order])
+        return _status(df)
+
+    attempt("cumul", _cumul)
+    attempt("influence", lambda: _status(_per_study(influence(y, v, **fit, labels=labels), rows)))
+    attempt("regtest", lambda: _status(smallstudy.regtest(y, v, **fit), "error"))
+    attempt("ranktest", lambda: _status(smallstudy.ranktest(y, v), "warning"))
+    try:
+        tf = smallstudy.trimfill(y, v, **fit)
+        out["trimfill"] = _ordered(_status(tf.to_frame()), "trimfill")
+        filled = tf.filled.copy()
+        if "sei" not in filled and "vi" in filled:
+            filled["sei"] = np.sqrt(filled["vi"])
+        out["trimfill_filled"] = _ordered(_status(filled), "trimfill_filled")
+    except ValueError as why:
+        out["trimfill"] = _declined("trimfill", str(why))
+        out["trimfill_filled"] = _declined("trimfill_filled", str(why))
+    attempt(
+        "permutest",
+        lambda: _status(
+            permutest(
+                y,
+                v,
+                **fit,
+                iter=sensitivity.get("permutations", 1000),
+                seed=sensitivity.get("seed", 1),
+            )
+        ),
+    )
+    by = analysis.get("subgroups")
+    if by:
+        g = rows[by].astype(str).to_numpy()
+        attempt("subgroups", lambda: _status(subgroups(y, v, g, **fit), "error"))
+        attempt(
+            "subgroups_common",
+            lambda: _status(subgroups_common_tau2(y, v, g, **fit, name=by).to_frame(), "error"),
+        )
+    if analysis.get("metareg"):
+        frames = []
+        for col in analysis["metareg"]:
+            x = rows[col]
+            x = x.to_numpy(float) if pd.api.types.is_numeric_dtype(x) else x.astype(str).to_numpy()
+            try:
+                df = _status(metareg(y, v, x, **fit, name=col), "error", "warning")
+            except ValueError as why:
+                df = _declined("metareg", str(why))
+            df = df.drop(columns="moderator", errors="ignore")
+            df.insert(0, "moderator", col)
+            frames.append(df)
+        out["metareg"] = _ordered(pd.concat(frames, ignore_index=True), "metareg")
+    return out

@@ -12,12 +12,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-
 #: Table name -> the columns design.md promises (others may follow).
+_STUDY = "study_id treatment_arm control_arm "
+_FIT = "estimate se zval pval ci_lb ci_ub q qp tau2 i2 h2"
 COLUMNS = {
-    "leave1out": "study_id treatment_arm control_arm estimate se zval pval ci_lb ci_ub q qp tau2 i2 h2",
-    "cumul": "study_id treatment_arm control_arm year estimate se zval pval ci_lb ci_ub q qp tau2 i2 h2",
-    "influence": "study_id treatment_arm control_arm rstudent dffits cook_d cov_r tau2_del qe_del hat weight",
+    "leave1out": _STUDY + _FIT,
+    "cumul": _STUDY + "year " + _FIT,
+    "influence": _STUDY + "rstudent dffits cook_d cov_r tau2_del qe_del hat weight",
     "regtest": "zval pval dfs est ci_lb ci_ub",
     "ranktest": "tau pval",
     "trimfill": "k0 side estimate se ci_lb ci_ub tau2",
@@ -26,7 +27,7 @@ COLUMNS = {
     "subgroups": "subgroup k estimate se ci_lb ci_ub tau2 i2 q_between df_between p_between",
     "subgroups_common": "term estimate se zval pval ci_lb ci_ub qm qmp r2",
     "metareg": "moderator term estimate se zval pval ci_lb ci_ub qm qmp r2",
-}  # fmt: skip
+}
 COLUMNS = {name: cols.split() for name, cols in COLUMNS.items()}
 
 

@@ -5,6 +5,7 @@ rule pool:
         pooled=report(
             "results/pooled.csv", caption="../report/pooled.rst", category="Tables"
         ),
+        sensitivity=sensitivity_outputs(),
     log:
         "logs/pool.log",
     benchmark:
@@ -14,10 +15,33 @@ rule pool:
     threads: 1
     resources:
         mem_mb=1000,
-        runtime=10,
+        runtime=20,
     params:
         analyses=config["analyses"],
         pooling=config["pooling"],
         sensitivity=config.get("sensitivity", {}),
     script:
         "../scripts/pool.py"
+
+
+rule gosh:
+    input:
+        effects="results/effects.csv",
+    output:
+        "results/gosh/{analysis}.csv",
+    log:
+        "logs/gosh/{analysis}.log",
+    benchmark:
+        "benchmarks/gosh/{analysis}.tsv"
+    conda:
+        "../envs/survmeta.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        analysis=lambda wc: wc.analysis,
+        pooling=config["pooling"],
+        sensitivity=config.get("sensitivity", {}),
+    script:
+        "../scripts/gosh.py"

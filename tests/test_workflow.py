@@ -204,3 +204,33 @@ def test_shipped_sensitivity_tables_equal_metafor(shipped):
             assert ours["se"].tolist() == pytest.approx(r["metareg_year"]["se"], rel=1e-5, abs=1e-5)
             _close(ours["qm"].iloc[0], r["metareg_year"]["qm"], (aid, "metareg qm"))
     assert checked > 300
+
+
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGKILL"])
+def test_killed_run_started_again_gives_the_same_files(shipped, tmp_path, signal_name):
+    """Interrupted mid-run (Ctrl-C/kill, or a power loss), the run is started again and
+    ends with the same files as an uninterrupted one; after SIGKILL snakemake's lock is
+    removed first with --unlock, as snakemake asks. profiles/default sets rerun-incomplete."""
+    import os
+    import signal
+    import time
+
+    work = copy_project(tmp_path)
+    cmd = [SNAKEMAKE, "-s", ROOT / "Snakefile", "--directory", work, "--cores", "2",
+           "--configfile", work / "config.yaml"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + 120
+    while not (work / "results/effects.csv").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, getattr(signal, signal_name))
+    proc.wait(timeout=120)
+    assert not (work / "report/index.html").exists()
+    for leftover in work.rglob("*.tmp*"):
+        pytest.fail(f"partial file left behind: {leftover}")
+    if signal_name == "SIGKILL":
+        subprocess.run([*cmd, "--unlock"], capture_output=True, check=True)
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    for rel in OUTPUTS:
+        assert (work / rel).read_bytes() == (shipped / rel).read_bytes(), rel

@@ -29,6 +29,7 @@ COLUMNS = {
     "metareg": "moderator term estimate se zval pval ci_lb ci_ub qm qmp r2",
 }
 COLUMNS = {name: cols.split() for name, cols in COLUMNS.items()}
+K0 = "Processing terminated since k = 0."
 
 
 def table_names(analysis: dict) -> list[str]:
@@ -94,6 +95,8 @@ def analysis_tables(rows: pd.DataFrame, analysis: dict, pooling: dict, sensitivi
         "level": pooling.get("level", 0.95),
     }
     labels = list(range(len(y)))
+    if len(y) == 0:  # metafor's rma.uni stops here; so does every table
+        return {name: _declined(name, K0) for name in table_names(analysis)}
     out: dict[str, pd.DataFrame] = {}
 
     def attempt(name, compute):

@@ -216,6 +216,7 @@ def fisher_scoring_mods(method: str, y, v, X) -> Tau2Fit:
     he = wls(Xs, yc, np.ones_like(y))
     tau2 = np.maximum(0.0, _he_untruncated(v, he, k, p))
     active = np.ones(d, dtype=bool)
+    diverged = np.zeros(active.shape, dtype=bool)
     for _ in range(MAXITER + 1):
         idx = np.flatnonzero(active)
         if idx.size == 0:
@@ -223,6 +224,10 @@ def fisher_scoring_mods(method: str, y, v, X) -> Tau2Fit:
         t = tau2[idx]
         adj = _fisher_step(method, yc[:, idx], v[:, idx], Xs[idx], t, k, p)
         adj = np.where(np.isnan(adj), 0.0, adj)
+        # An infinite step (a variance so small that the information underflows)
+        # cannot be halved back to >= 0: the scoring has diverged.
+        inf = ~np.isfinite(adj)
+        adj = np.where(inf, 0.0, adj)
         # From tau^2 = 0 metafor halves a negative step until it underflows to -0.0.
         adj = np.where((t == 0) & (adj < 0), 0.0, adj)
         neg = t + adj < 0
@@ -232,7 +237,9 @@ def fisher_scoring_mods(method: str, y, v, X) -> Tau2Fit:
         new = t + adj
         tau2[idx] = new
         active[idx] = np.abs(new - t) > THRESHOLD
-    failed = active
+        diverged[idx[inf]] = True
+        active[idx[inf]] = False
+    failed = active | diverged
     warning = np.full(d, None, dtype=object)
     if method in ("ML", "REML"):
         ll0 = log_likelihood_mods(method, yc, v, Xs, 0.0)

@@ -125,6 +125,25 @@ def tau2_pm(y: np.ndarray, v: np.ndarray) -> Tau2Fit:
     return Tau2Fit(tau2, error)
 
 
+def traces_p(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """tr(P) and tr(P^2) for P = W - w w' / S (S = sum w), free of cancellation.
+
+    The textbook sums (S - sum w^2 / S, ...) cancel catastrophically when one
+    weight dominates (a study with a tiny variance), where metafor, forming P
+    itself, does not. Per element: P_ii = w_i s_i / S with s_i = S - w_i, and
+    P_ij = -w_i w_j / S; the off-diagonal sum of squares is accumulated over the
+    weights in increasing order, so no large terms cancel.
+    """
+    sw = w.sum(0)
+    s_other = np.maximum(sw - w, 0.0)
+    tr_p = (w * s_other).sum(0) / sw
+    w2 = np.sort(w, axis=0) ** 2
+    below = np.zeros_like(w2)  # sum of the smaller squared weights
+    below[1:] = np.cumsum(w2[:-1], axis=0)
+    tr_pp = (((w * s_other) ** 2).sum(0) + 2.0 * (w2 * below).sum(0)) / sw**2
+    return tr_p, tr_pp
+
+
 def _fisher_step(method: str, y: np.ndarray, v: np.ndarray, tau2: np.ndarray) -> np.ndarray:
     """One Fisher scoring step of metafor's ML, REML or EB iteration."""
     k = y.shape[0]
@@ -134,9 +153,7 @@ def _fisher_step(method: str, y: np.ndarray, v: np.ndarray, tau2: np.ndarray) ->
     if method == "ML":
         return ((w**2 * r**2).sum(0) - sw) / (w**2).sum(0)
     if method == "REML":
-        sw2 = (w**2).sum(0)
-        tr_p = sw - sw2 / sw
-        tr_pp = sw2 - 2.0 * (w**3).sum(0) / sw + (sw2 / sw) ** 2
+        tr_p, tr_pp = traces_p(w)
         return ((w**2 * r**2).sum(0) - tr_p) / tr_pp
     # EB
     return ((w * r**2).sum(0) * k / (k - 1) - k) / sw
@@ -165,6 +182,7 @@ def fisher_scoring(method: str, y: np.ndarray, v: np.ndarray) -> Tau2Fit:
     """
     tau2 = np.maximum(0.0, hedges_untruncated(y, v))
     active = np.ones(tau2.shape, dtype=bool)
+    diverged = np.zeros(active.shape, dtype=bool)
     for _ in range(MAXITER + 1):
         idx = np.flatnonzero(active)
         if idx.size == 0:
@@ -172,6 +190,10 @@ def fisher_scoring(method: str, y: np.ndarray, v: np.ndarray) -> Tau2Fit:
         t = tau2[idx]
         adj = _fisher_step(method, y[:, idx], v[:, idx], t)
         adj = np.where(np.isnan(adj), 0.0, adj)
+        # An infinite step (a variance so small that the information underflows)
+        # cannot be halved back to >= 0: the scoring has diverged.
+        inf = ~np.isfinite(adj)
+        adj = np.where(inf, 0.0, adj)
         # From tau^2 = 0 metafor halves a negative step until it underflows to -0.0:
         # the same as no step, without the ~1,075 halvings.
         adj = np.where((t == 0) & (adj < 0), 0.0, adj)
@@ -182,7 +204,9 @@ def fisher_scoring(method: str, y: np.ndarray, v: np.ndarray) -> Tau2Fit:
         new = t + adj
         tau2[idx] = new
         active[idx] = np.abs(new - t) > THRESHOLD
-    failed = active
+        diverged[idx[inf]] = True
+        active[idx[inf]] = False
+    failed = active | diverged
     if method in ("ML", "REML"):
         ll0 = log_likelihood(method, y, v, 0.0)
         ll = log_likelihood(method, y, v, tau2)

@@ -71,17 +71,33 @@ def data(case):
     return np.array(d["yi"]), np.array(d["vi"]), np.array(d["year"])
 
 
+def cases(name):
+    """The fixture's records; a decline that does not depend on the test is checked once."""
+    z_errors = {
+        (c["dataset"], c["method"], c["error"]) for c in FIXTURE[name] if c.get("test") == "z"
+    }
+    return [
+        c
+        for c in FIXTURE[name]
+        if c["error"] is None
+        or c.get("test") != "knha"
+        or (c["dataset"], c["method"], c["error"]) not in z_errors
+    ]
+
+
 def case_id(c):
     return "-".join(str(c[key]) for key in ("dataset", "method", "test") if key in c)
 
 
 def check_declines(case, func, *args, **kwargs):
+    """Where metafor stops, we raise ValueError with metafor's reason."""
     with pytest.raises(ValueError) as err:
         func(*args, **kwargs)
-    assert case["error"].split(".")[0] in str(err.value), (str(err.value), case["error"])
+    reason = case["error"].split(": ")[-1].split(".")[0]
+    assert reason in str(err.value), (str(err.value), case["error"])
 
 
-@pytest.mark.parametrize("case", FIXTURE["leave1out"], ids=case_id)
+@pytest.mark.parametrize("case", cases("leave1out"), ids=case_id)
 def test_leave1out(case):
     y, v, _ = data(case)
     args = (y, v, case["method"], case["test"])
@@ -93,7 +109,7 @@ def test_leave1out(case):
     assert not bad, "; ".join(bad)
 
 
-@pytest.mark.parametrize("case", FIXTURE["cumul"], ids=case_id)
+@pytest.mark.parametrize("case", cases("cumul"), ids=case_id)
 def test_cumul(case):
     y, v, year = data(case)
     args = (y, v, case["method"], case["test"])
@@ -105,7 +121,7 @@ def test_cumul(case):
     assert not bad, "; ".join(bad)
 
 
-@pytest.mark.parametrize("case", FIXTURE["influence"], ids=case_id)
+@pytest.mark.parametrize("case", cases("influence"), ids=case_id)
 def test_influence(case):
     y, v, _ = data(case)
     args = (y, v, case["method"], case["test"])
@@ -130,7 +146,7 @@ def test_gosh(case):
     assert not bad, "; ".join(bad[:20])
 
 
-@pytest.mark.parametrize("case", FIXTURE["permutest"], ids=case_id)
+@pytest.mark.parametrize("case", cases("permutest"), ids=case_id)
 def test_permutest_exact(case):
     y, v, _ = data(case)
     args = (y, v, case["method"], case["test"])
@@ -185,8 +201,11 @@ def test_gosh_mask_is_subset():
     row = df[df["mask"] == 0b10110101].iloc[0]
     members = [i for i in range(8) if 0b10110101 >> i & 1]
     alone = gosh(y[members], v[members], "REML")
-    np.testing.assert_allclose(alone.iloc[-1][["estimate", "tau2", "q"]].to_numpy(dtype=float),
-                               row[["estimate", "tau2", "q"]].to_numpy(dtype=float), rtol=1e-12)
+    np.testing.assert_allclose(
+        alone.iloc[-1][["estimate", "tau2", "q"]].to_numpy(dtype=float),
+        row[["estimate", "tau2", "q"]].to_numpy(dtype=float),
+        rtol=1e-12,
+    )
     assert np.bitwise_count(df["mask"].to_numpy()).tolist() == df["k"].tolist()
     idx = mask_members(np.array([0b1011, 0b1110]), 4, 3)
     assert idx.tolist() == [[0, 1, 3], [1, 2, 3]]
@@ -207,8 +226,9 @@ def test_gosh_random_sample_is_seeded(tmp_path):
     assert (np.bitwise_count(a["mask"].to_numpy()) == a["k"].to_numpy()).all()
     # each sampled row equals the exact enumeration's row for that subset
     full = gosh(y, v, "REML").set_index("mask")
-    pd.testing.assert_frame_equal(a.set_index("mask"), full.loc[a["mask"]], check_exact=False,
-                                  rtol=1e-12)
+    pd.testing.assert_frame_equal(
+        a.set_index("mask"), full.loc[a["mask"]], check_exact=False, rtol=1e-12
+    )
     masks, sizes, exact = subset_masks(20, 10**6, seed=0)
     assert not exact and masks.size == 10**6 and sizes.max() <= 20
     # written as the workflow writes it

@@ -3,7 +3,7 @@
 metafor fits the model to every subset of >= 1 studies, one ``rma.uni`` call
 each (about 2^k calls). Here subsets of equal size m are stacked into one
 (m, n) array and fitted together, in chunks of ``chunk`` subsets, so k = 20
-(1,048,575 subsets) takes seconds and memory stays at a few chunks.
+(1,048,575 subsets) takes about 5-10 s and memory stays at a few chunks.
 
 Per subset metafor records k, QE, I2, H2, tau2 and the estimate:
 
@@ -34,10 +34,18 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .sensitivity import _check, _labels, _require_model
-from .tau2 import MAXITER, TAU2_ESTIMATORS, THRESHOLD, pm_tau2_max, solve_decreasing
+from .sensitivity import _check, _require_model
+from .tau2 import (
+    MAXITER,
+    TAU2_ESTIMATORS,
+    THRESHOLD,
+    pm_tau2_max,
+    solve_decreasing,
+    traces_p,
+)
 
 GOSH_COLUMNS = ("mask", "k", "estimate", "tau2", "i2", "h2", "q")
+FLOATS = ["estimate", "tau2", "i2", "h2", "q"]
 DEFAULT_SUBSETS = 10**6
 #: Subsets fitted per vectorized call: large enough to amortize numpy's per-call
 #: cost, small enough that a chunk's (m, n) arrays stay in the CPU cache.
@@ -143,6 +151,9 @@ def _fisher_step(method, y, v, t, present, m):
         return (num - sw) / sw2
     tr_p = sw - sw2 / sw
     tr_pp = sw2 - 2.0 * _colsum(w2 * w) / sw + (sw2 / sw) ** 2
+    lost = ~(tr_pp > 1e-8 * sw2)  # one weight dominates: the sums cancel (see tau2.traces_p)
+    if lost.any():
+        tr_p[lost], tr_pp[lost] = traces_p(w[:, lost])
     return (num - tr_p) / tr_pp
 
 
@@ -165,15 +176,18 @@ def _fisher_run(method, y, v, t, steps, max_steps, present=None, m=None):
     while work.size:
         adj = _fisher_step(method, y, v, ta, present, m)
         adj[np.isnan(adj) | ((ta == 0) & (adj < 0))] = 0.0
+        diverged = ~np.isfinite(adj)  # cannot be halved back to >= 0: a failed fit
+        adj[diverged] = 0.0
         new = ta + adj
         neg = new < 0
         while neg.any():  # halve a step that would make tau^2 negative
             adj[neg] /= 2.0
             new = ta + adj
             neg = new < 0
-        moved = np.abs(new - ta) > THRESHOLD
+        moved = (np.abs(new - ta) > THRESHOLD) | diverged
         ta = new
         st += 1
+        st[diverged] = max_steps
         stop = ~moved | (st >= max_steps)
         if stop.any():
             idx = work[stop]
@@ -376,12 +390,21 @@ def included(masks: np.ndarray, labels: Sequence, sep: str = ";") -> list[str]:
     out = np.full(masks.size, "", dtype=object)
     for lo in range(0, len(labels), 10):
         group = labels[lo : lo + 10]
+        codes = range(1 << len(group))
         table = np.array(
-            ["".join(s + sep for j, s in enumerate(group) if c >> j & 1) for c in range(1 << len(group))],
+            ["".join(s + sep for j, s in enumerate(group) if c >> j & 1) for c in codes],
             dtype=object,
-        )  # fmt: skip
+        )
         out = out + table[(masks >> lo) & ((1 << len(group)) - 1)]
     return [s[: -len(sep)] if sep else s for s in out.tolist()]
+
+
+#: Rows formatted per write in write_gosh_csv.
+CSV_ROWS = 1 << 16
+
+
+def _needs_quotes(field: str) -> bool:
+    return any(c in field for c in ',"\r\n')
 
 
 def write_gosh_csv(
@@ -394,18 +417,26 @@ def write_gosh_csv(
     ``DataFrame.to_csv`` on the million-row tables GOSH produces.
     """
     header = ["mask", "k", "estimate", "tau2", "i2", "h2", "q"]
-    columns = [df["mask"].tolist(), df["k"].tolist()]
-    columns += [df[c].tolist() for c in header[2:]]
     fmt = ",".join(["%d", "%d"] + [float_format] * 5)
+    names = None
     if labels is not None:
         header.insert(1, "included")
-        columns.insert(1, included(df["mask"].to_numpy(), labels))
         fmt = "%d,%s," + fmt[3:]
-    text = "\n".join([fmt % row for row in zip(*columns, strict=True)])
-    text = text.replace(",nan", ",")
+        names = included(df["mask"].to_numpy(), labels)
+        if any(_needs_quotes(str(s)) for s in labels):  # quote as pandas' to_csv does
+            names = ['"' + s.replace('"', '""') + '"' if _needs_quotes(s) else s for s in names]
     tmp = f"{path}.tmp{os.getpid()}"
     with open(tmp, "w") as fh:
         fh.write(",".join(header) + "\n")
-        if text:
-            fh.write(text + "\n")
+        for lo in range(0, len(df), CSV_ROWS):  # in blocks: bounded memory
+            part = df.iloc[lo : lo + CSV_ROWS]
+            columns = [part[c].tolist() for c in ("mask", "k", *FLOATS)]
+            if names is not None:
+                columns.insert(1, names[lo : lo + CSV_ROWS])
+            lines = [fmt % row for row in zip(*columns, strict=True)]
+            for i in np.flatnonzero(part[FLOATS].isna().any(axis=1).to_numpy()):
+                row = [col[i] for col in columns]  # a failed fit: NaN as an empty field
+                nums = ["" if np.isnan(x) else float_format % x for x in row[-5:]]
+                lines[i] = ",".join([str(x) for x in row[:-5]] + nums)
+            fh.write("\n".join(lines) + "\n")
     os.replace(tmp, path)

@@ -38,33 +38,74 @@ def test_shipped_tables_are_valid():
 @pytest.mark.parametrize(
     "table,old,new,expected",
     [
-        ("arms", "Kim2010,local_only,liver_directed,mixed,os,28,",
-         "Kim2010,local_only,liver_directed,mixed,os,O.62,",
-         "data/nelm/arms.csv:2:n: 'O.62' is not a number"),
-        ("arms", "Kim2010,local_only,liver_directed,mixed,os,28,",
-         "Kim2010,local_only,liver_directed,mixed,os,0,", "data/nelm/arms.csv:2:n: 0 is not > 0"),
-        ("arms", "Kim2010,local_only,liver_directed,mixed,os,28,",
-         "Kim2010,local_only,liver_directed,mixed,os,28.5,",
-         "data/nelm/arms.csv:2:n: '28.5' is not a whole number"),
-        ("arms", "Kim2010,local_only,liver_directed,mixed,os,28,,",
-         "Kim2010,local_only,liver_directed,mixed,os,28,30,",
-         "data/nelm/arms.csv:2:events: 30 is not in 0..n"),
-        ("arms", "Kim2010,local_only,liver_directed,", "Kim2010,local_only,liver_directd,",
-         "data/nelm/arms.csv:2:arm_class: 'liver_directd' is not allowed (did you mean "
-         "'liver_directed'?)"),
-        ("arms", "Kim2010,systemic_only,", "Kim2010,local_only,",
-         "data/nelm/arms.csv:3:outcome: duplicate row"),
-        ("arms", "Kim2010,local_only,", "Kim2011,local_only,",
-         "data/nelm/arms.csv:2:study_id: 'Kim2011' is not in studies"),
+        (
+            "arms",
+            "Kim2010,local_only,liver_directed,mixed,os,28,",
+            "Kim2010,local_only,liver_directed,mixed,os,O.62,",
+            "data/nelm/arms.csv:2:n: 'O.62' is not a number",
+        ),
+        (
+            "arms",
+            "Kim2010,local_only,liver_directed,mixed,os,28,",
+            "Kim2010,local_only,liver_directed,mixed,os,0,",
+            "data/nelm/arms.csv:2:n: 0 is not > 0",
+        ),
+        (
+            "arms",
+            "Kim2010,local_only,liver_directed,mixed,os,28,",
+            "Kim2010,local_only,liver_directed,mixed,os,28.5,",
+            "data/nelm/arms.csv:2:n: '28.5' is not a whole number",
+        ),
+        (
+            "arms",
+            "Kim2010,local_only,liver_directed,mixed,os,28,,",
+            "Kim2010,local_only,liver_directed,mixed,os,28,30,",
+            "data/nelm/arms.csv:2:events: 30 is not in 0..n",
+        ),
+        (
+            "arms",
+            "Kim2010,local_only,liver_directed,",
+            "Kim2010,local_only,liver_directd,",
+            "data/nelm/arms.csv:2:arm_class: 'liver_directd' is not allowed (did you mean "
+            "'liver_directed'?)",
+        ),
+        (
+            "arms",
+            "Kim2010,systemic_only,",
+            "Kim2010,local_only,",
+            "data/nelm/arms.csv:3:outcome: duplicate row",
+        ),
+        (
+            "arms",
+            "Kim2010,local_only,",
+            "Kim2011,local_only,",
+            "data/nelm/arms.csv:2:study_id: 'Kim2011' is not in studies",
+        ),
         ("studies", "Kim2010,", ",", "data/nelm/studies.csv:2:study_id: blank"),
-        ("contrasts", ",0.006,false", ",1.5,false",
-         "data/nelm/contrasts.csv:2:p_value: p = 1.5 is outside (0, 1]"),
-        ("contrasts", "ldt,no_ldt", "ldt,nobody",
-         "data/nelm/contrasts.csv:2:ref_arm_id: arm 'nobody'"),
-        ("survival_points", "hepatic_resection,os,120,0.7", "hepatic_resection,os,120,0.95",
-         "data/nelm/survival_points.csv:3:surv_prop: survival increases"),
-        ("survival_points", "hepatic_resection,os,60,0.9", "hepatic_resection,os,60,1.9",
-         "data/nelm/survival_points.csv:2:surv_prop: 1.9 is outside [0, 1]"),
+        (
+            "contrasts",
+            ",0.006,false",
+            ",1.5,false",
+            "data/nelm/contrasts.csv:2:p_value: p = 1.5 is outside (0, 1]",
+        ),
+        (
+            "contrasts",
+            "ldt,no_ldt",
+            "ldt,nobody",
+            "data/nelm/contrasts.csv:2:ref_arm_id: arm 'nobody'",
+        ),
+        (
+            "survival_points",
+            "hepatic_resection,os,120,0.7",
+            "hepatic_resection,os,120,0.95",
+            "data/nelm/survival_points.csv:3:surv_prop: survival increases",
+        ),
+        (
+            "survival_points",
+            "hepatic_resection,os,60,0.9",
+            "hepatic_resection,os,60,1.9",
+            "data/nelm/survival_points.csv:2:surv_prop: 1.9 is outside [0, 1]",
+        ),
     ],
 )
 def test_problem_is_named(data, table, old, new, expected):
@@ -89,8 +130,10 @@ def test_missing_column_and_typo(data):
     path = data / "data" / "nelm" / "arms.csv"
     path.write_text(path.read_text().replace("median_months", "median_month", 1))
     found = problems(data)
-    assert any("arms.csv:1:median_month: unknown column, looks like a typo of 'median_months'"
-               in p for p in found), found
+    assert any(
+        "arms.csv:1:median_month: unknown column, looks like a typo of 'median_months'" in p
+        for p in found
+    ), found
 
 
 def test_bom_and_windows_line_endings_are_read(data):
@@ -198,25 +241,54 @@ def test_missing_required_column(data):
 @pytest.mark.parametrize(
     "table,old,new,expected",
     [
-        ("arms", "Kim2010,local_only,liver_directed,mixed,os,28,",
-         "Kim2010,local_only,liver_directed,mixed,os,\"0,62\",",
-         "data/nelm/arms.csv:2:n: '0,62' is not a number, expected a whole number > 0"),
-        ("arms", "Kim2010,local_only,liver_directed,mixed,os,28,,43.0",
-         "Kim2010,local_only,liver_directed,mixed,os,28,,0",
-         "data/nelm/arms.csv:2:median_months: 0 is not > 0, expected a number > 0"),
-        ("arms", "Kim2010,local_only,liver_directed,mixed,os,28,,",
-         "Kim2010,local_only,liver_directed,mixed,os,28,-1,",
-         "data/nelm/arms.csv:2:events: -1 is not in 0..n (n = 28)"),
-        ("survival_points", "hepatic_resection,os,60,0.9", "hepatic_resection,os,-60,0.9",
-         "data/nelm/survival_points.csv:2:time_months: -60 is not > 0, expected a number > 0"),
-        ("contrasts", "os,ldt,no_ldt,,,,", "os,ldt,no_ldt,0,0.4,0.8,",
-         "data/nelm/contrasts.csv:2:hr: 0 is not > 0, expected a number > 0"),
-        ("contrasts", "os,ldt,no_ldt,,,,", "os,ldt,no_ldt,0.6,0.8,0.4,",
-         "data/nelm/contrasts.csv:2:ci_low: CI (0.8, 0.4) is reversed"),
-        ("contrasts", "os,ldt,no_ldt,,,,", "os,ldt,no_ldt,0.6,0.4,0.8,1.5",
-         "data/nelm/contrasts.csv:2:ci_level: 1.5 is outside (0, 1)"),
-        ("contrasts", ",0.006,false", ",0,false",
-         "data/nelm/contrasts.csv:2:p_value: p = 0 is outside (0, 1]"),
+        (
+            "arms",
+            "Kim2010,local_only,liver_directed,mixed,os,28,",
+            'Kim2010,local_only,liver_directed,mixed,os,"0,62",',
+            "data/nelm/arms.csv:2:n: '0,62' is not a number, expected a whole number > 0",
+        ),
+        (
+            "arms",
+            "Kim2010,local_only,liver_directed,mixed,os,28,,43.0",
+            "Kim2010,local_only,liver_directed,mixed,os,28,,0",
+            "data/nelm/arms.csv:2:median_months: 0 is not > 0, expected a number > 0",
+        ),
+        (
+            "arms",
+            "Kim2010,local_only,liver_directed,mixed,os,28,,",
+            "Kim2010,local_only,liver_directed,mixed,os,28,-1,",
+            "data/nelm/arms.csv:2:events: -1 is not in 0..n (n = 28)",
+        ),
+        (
+            "survival_points",
+            "hepatic_resection,os,60,0.9",
+            "hepatic_resection,os,-60,0.9",
+            "data/nelm/survival_points.csv:2:time_months: -60 is not > 0, expected a number > 0",
+        ),
+        (
+            "contrasts",
+            "os,ldt,no_ldt,,,,",
+            "os,ldt,no_ldt,0,0.4,0.8,",
+            "data/nelm/contrasts.csv:2:hr: 0 is not > 0, expected a number > 0",
+        ),
+        (
+            "contrasts",
+            "os,ldt,no_ldt,,,,",
+            "os,ldt,no_ldt,0.6,0.8,0.4,",
+            "data/nelm/contrasts.csv:2:ci_low: CI (0.8, 0.4) is reversed",
+        ),
+        (
+            "contrasts",
+            "os,ldt,no_ldt,,,,",
+            "os,ldt,no_ldt,0.6,0.4,0.8,1.5",
+            "data/nelm/contrasts.csv:2:ci_level: 1.5 is outside (0, 1)",
+        ),
+        (
+            "contrasts",
+            ",0.006,false",
+            ",0,false",
+            "data/nelm/contrasts.csv:2:p_value: p = 0 is outside (0, 1]",
+        ),
     ],
 )
 def test_more_problems_are_named(data, table, old, new, expected):

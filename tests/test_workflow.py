@@ -13,18 +13,33 @@ import pytest
 ROOT = Path(__file__).parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 OUTPUTS = [
-    "results/effects.csv", "results/excluded.csv", "results/pooled.csv",
-    "results/derivations.csv", "results/figures/os_ld_vs_sys.svg",
-    "results/figures/os_ld_vs_no_ld.svg", "results/figures/os_mr_ld_vs_sys.svg",
+    "results/effects.csv",
+    "results/excluded.csv",
+    "results/pooled.csv",
+    "results/derivations.csv",
+    "results/figures/os_ld_vs_sys.svg",
+    "results/figures/os_ld_vs_no_ld.svg",
+    "results/figures/os_mr_ld_vs_sys.svg",
     "report/index.html",
 ]
 
 
 def run(workdir: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [SNAKEMAKE, "-s", ROOT / "Snakefile", "--directory", workdir, "--cores", "4",
-         "--configfile", workdir / "config.yaml"],
-        capture_output=True, text=True, timeout=600,
+        [
+            SNAKEMAKE,
+            "-s",
+            ROOT / "Snakefile",
+            "--directory",
+            workdir,
+            "--cores",
+            "4",
+            "--configfile",
+            workdir / "config.yaml",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 
@@ -49,17 +64,56 @@ def test_every_output_is_written(shipped):
 
 def test_contract_columns(shipped):
     effects = pd.read_csv(shipped / "results/effects.csv")
-    assert {"analysis_id", "study_id", "outcome", "treatment_arm", "control_arm",
-            "treatment_class", "control_class", "modality", "yi", "vi", "sei", "metric",
-            "source_method", "assumptions"} <= set(effects.columns)
+    assert {
+        "analysis_id",
+        "study_id",
+        "outcome",
+        "treatment_arm",
+        "control_arm",
+        "treatment_class",
+        "control_class",
+        "modality",
+        "yi",
+        "vi",
+        "sei",
+        "metric",
+        "source_method",
+        "assumptions",
+    } <= set(effects.columns)
     pooled = pd.read_csv(shipped / "results/pooled.csv")
-    assert {"analysis_id", "subgroup", "method", "test", "k", "estimate", "se", "ci_low",
-            "ci_high", "pi_low", "pi_high", "tau2", "tau2_ci_low", "tau2_ci_high", "i2", "h2",
-            "q", "q_df", "q_p", "stat", "p", "hr", "hr_ci_low", "hr_ci_high", "hr_pi_low",
-            "hr_pi_high", "status"} <= set(pooled.columns)
+    assert {
+        "analysis_id",
+        "subgroup",
+        "method",
+        "test",
+        "k",
+        "estimate",
+        "se",
+        "ci_low",
+        "ci_high",
+        "pi_low",
+        "pi_high",
+        "tau2",
+        "tau2_ci_low",
+        "tau2_ci_high",
+        "i2",
+        "h2",
+        "q",
+        "q_df",
+        "q_p",
+        "stat",
+        "p",
+        "hr",
+        "hr_ci_low",
+        "hr_ci_high",
+        "hr_pi_low",
+        "hr_pi_high",
+        "status",
+    } <= set(pooled.columns)
     excluded = pd.read_csv(shipped / "results/excluded.csv")
     assert {"study_id", "outcome", "treatment_arm", "control_arm", "reason"} <= set(
-        excluded.columns)
+        excluded.columns
+    )
     # Kim 2010 reports medians without events, follow-up or CI: listed with the reason
     kim = excluded[excluded["study_id"] == "Kim2010"]
     assert not kim.empty and kim["reason"].str.contains("not estimable").all()
@@ -79,17 +133,34 @@ def test_shipped_pooled_numbers_equal_metafor(shipped):
         rows = effects[effects["analysis_id"] == case["analysis_id"]]
         assert rows["yi"].tolist() == pytest.approx(case["yi"], abs=1e-10)
         assert rows["vi"].tolist() == pytest.approx(case["vi"], abs=1e-10)
-        got = pooled[(pooled["analysis_id"] == case["analysis_id"]) & (pooled["subgroup"] == "all")
-                     & (pooled["method"] == case["method"]) & (pooled["test"] == case["test"])]
+        got = pooled[
+            (pooled["analysis_id"] == case["analysis_id"])
+            & (pooled["subgroup"] == "all")
+            & (pooled["method"] == case["method"])
+            & (pooled["test"] == case["test"])
+        ]
         assert len(got) == 1
         got = got.iloc[0]
-        for ours, theirs in (("estimate", "estimate"), ("se", "se"), ("ci_low", "ci_lb"),
-                             ("ci_high", "ci_ub"), ("pi_low", "pi_lb"), ("pi_high", "pi_ub"),
-                             ("tau2", "tau2"), ("tau2_ci_low", "tau2_ci_lb"),
-                             ("tau2_ci_high", "tau2_ci_ub"), ("i2", "I2"), ("q", "QE"),
-                             ("p", "pval")):
+        for ours, theirs in (
+            ("estimate", "estimate"),
+            ("se", "se"),
+            ("ci_low", "ci_lb"),
+            ("ci_high", "ci_ub"),
+            ("pi_low", "pi_lb"),
+            ("pi_high", "pi_ub"),
+            ("tau2", "tau2"),
+            ("tau2_ci_low", "tau2_ci_lb"),
+            ("tau2_ci_high", "tau2_ci_ub"),
+            ("i2", "I2"),
+            ("q", "QE"),
+            ("p", "pval"),
+        ):
             assert math.isclose(got[ours], case[theirs], rel_tol=1e-5, abs_tol=1e-5), (
-                case["analysis_id"], case["method"], case["test"], ours)
+                case["analysis_id"],
+                case["method"],
+                case["test"],
+                ours,
+            )
         checked += 1
     assert checked == len(ref["fits"]) > 0
 
@@ -123,9 +194,20 @@ def test_team_configfile_replaces_the_shipped_config(tmp_path):
     team["sensitivity"] = {"methods": ["DL"], "tests": ["z"]}
     (work / "team.yaml").write_text(yaml.safe_dump(team))
     proc = subprocess.run(
-        [SNAKEMAKE, "-s", ROOT / "Snakefile", "--directory", work, "--cores", "2",
-         "--configfile", work / "team.yaml"],
-        capture_output=True, text=True, timeout=600,
+        [
+            SNAKEMAKE,
+            "-s",
+            ROOT / "Snakefile",
+            "--directory",
+            work,
+            "--cores",
+            "2",
+            "--configfile",
+            work / "team.yaml",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     effects = pd.read_csv(work / "results/effects.csv")
@@ -140,9 +222,20 @@ def test_snakemakes_own_report_lists_figures_and_tables(shipped, tmp_path):
 
     out = tmp_path / "report.zip"
     proc = subprocess.run(
-        [SNAKEMAKE, "-s", ROOT / "Snakefile", "--directory", shipped, "--configfile",
-         shipped / "config.yaml", "--report", out],
-        capture_output=True, text=True, timeout=600,
+        [
+            SNAKEMAKE,
+            "-s",
+            ROOT / "Snakefile",
+            "--directory",
+            shipped,
+            "--configfile",
+            shipped / "config.yaml",
+            "--report",
+            out,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     names = {Path(n).name for n in zipfile.ZipFile(out).namelist()}
@@ -195,12 +288,14 @@ def test_shipped_sensitivity_tables_equal_metafor(shipped):
                 assert common["status"].iloc[0] == r["subgroups_common"]
             else:
                 assert common["estimate"].tolist() == pytest.approx(
-                    r["subgroups_common"]["estimate"], rel=1e-5, abs=1e-5)
+                    r["subgroups_common"]["estimate"], rel=1e-5, abs=1e-5
+                )
                 _close(common["qm"].iloc[0], r["subgroups_common"]["qm"], (aid, "qm"))
         if (sens / "metareg.csv").exists():
             ours = pd.read_csv(sens / "metareg.csv")
             assert ours["estimate"].tolist() == pytest.approx(
-                r["metareg_year"]["estimate"], rel=1e-5, abs=1e-5)
+                r["metareg_year"]["estimate"], rel=1e-5, abs=1e-5
+            )
             assert ours["se"].tolist() == pytest.approx(r["metareg_year"]["se"], rel=1e-5, abs=1e-5)
             _close(ours["qm"].iloc[0], r["metareg_year"]["qm"], (aid, "metareg qm"))
     assert checked > 300
@@ -216,10 +311,20 @@ def test_killed_run_started_again_gives_the_same_files(shipped, tmp_path, signal
     import time
 
     work = copy_project(tmp_path)
-    cmd = [SNAKEMAKE, "-s", ROOT / "Snakefile", "--directory", work, "--cores", "2",
-           "--configfile", work / "config.yaml"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    cmd = [
+        SNAKEMAKE,
+        "-s",
+        ROOT / "Snakefile",
+        "--directory",
+        work,
+        "--cores",
+        "2",
+        "--configfile",
+        work / "config.yaml",
+    ]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     deadline = time.time() + 120
     while not (work / "results/effects.csv").exists() and time.time() < deadline:
         time.sleep(0.05)

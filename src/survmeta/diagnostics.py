@@ -162,3 +162,25 @@ def analysis_tables(rows: pd.DataFrame, analysis: dict, pooling: dict, sensitivi
             frames.append(df)
         out["metareg"] = _ordered(pd.concat(frames, ignore_index=True), "metareg")
     return out
+
+
+def comparison_labels(rows: pd.DataFrame) -> list[str]:
+    return [f"{r.study_id}: {r.treatment_arm} vs {r.control_arm}" for r in rows.itertuples()]
+
+
+def gosh_table(rows: pd.DataFrame, pooling: dict, sensitivity: dict):
+    """(GOSH table, study labels) of one analysis, or (None, why metafor declines)."""
+    from .estimators.gosh import gosh
+
+    try:
+        table = gosh(
+            rows["yi"].to_numpy(float),
+            rows["vi"].to_numpy(float),
+            pooling.get("method", "REML"),
+            subsets=sensitivity.get("gosh_subsets", 10**6),
+            seed=sensitivity.get("seed", 20261123),
+            level=pooling.get("level", 0.95),
+        )
+    except ValueError as why:
+        return None, str(why)
+    return table, comparison_labels(rows)

@@ -18,11 +18,25 @@ DATASETS = {d["id"]: d for d in FIXTURE["datasets"]}
 
 # ours -> metafor's name
 FIELDS = {
-    "estimate": "estimate", "se": "se", "ci_low": "ci_lb", "ci_high": "ci_ub", "stat": "zval",
-    "p": "pval", "tau2": "tau2", "i2": "I2", "h2": "H2", "q": "QE", "q_p": "QEp",
-    "pi_low": "pi_lb", "pi_high": "pi_ub", "tau2_ci_low": "tau2_ci_lb",
-    "tau2_ci_high": "tau2_ci_ub", "i2_ci_low": "I2_ci_lb", "i2_ci_high": "I2_ci_ub",
-    "h2_ci_low": "H2_ci_lb", "h2_ci_high": "H2_ci_ub",
+    "estimate": "estimate",
+    "se": "se",
+    "ci_low": "ci_lb",
+    "ci_high": "ci_ub",
+    "stat": "zval",
+    "p": "pval",
+    "tau2": "tau2",
+    "i2": "I2",
+    "h2": "H2",
+    "q": "QE",
+    "q_p": "QEp",
+    "pi_low": "pi_lb",
+    "pi_high": "pi_ub",
+    "tau2_ci_low": "tau2_ci_lb",
+    "tau2_ci_high": "tau2_ci_ub",
+    "i2_ci_low": "I2_ci_lb",
+    "i2_ci_high": "I2_ci_ub",
+    "h2_ci_low": "H2_ci_lb",
+    "h2_ci_high": "H2_ci_ub",
 }
 
 
@@ -72,8 +86,16 @@ def test_matches_metafor(case):
 def test_level_90():
     case = FIXTURE["level90"]
     res = fit_case(case, level=0.90)
-    for ours in ("estimate", "ci_low", "ci_high", "pi_low", "pi_high", "tau2",
-                 "tau2_ci_low", "tau2_ci_high"):
+    for ours in (
+        "estimate",
+        "ci_low",
+        "ci_high",
+        "pi_low",
+        "pi_high",
+        "tau2",
+        "tau2_ci_low",
+        "tau2_ci_high",
+    ):
         assert close(float(getattr(res, ours)[0]), value(case[FIELDS[ours]])), ours
 
 

@@ -62,10 +62,19 @@ def sensitivity_outputs():
     return output_paths(config["analyses"])
 
 
+GOSH_ANALYSES = ANALYSES if config.get("sensitivity", {}).get("gosh", False) else []
+
+
 def gosh_outputs():
-    if not config.get("sensitivity", {}).get("gosh", False):
-        return []
-    return expand("results/gosh/{analysis}.csv", analysis=ANALYSES)
+    return expand("results/gosh/{analysis}.csv", analysis=GOSH_ANALYSES)
+
+
+def figure_outputs():
+    return [
+        *expand("results/figures/{analysis}.svg", analysis=ANALYSES),
+        *expand("results/figures/{analysis}_funnel.svg", analysis=ANALYSES),
+        *expand("results/figures/{analysis}_gosh.svg", analysis=GOSH_ANALYSES),
+    ]
 
 
 def final_outputs():
@@ -73,7 +82,7 @@ def final_outputs():
         "results/effects.csv",
         "results/excluded.csv",
         "results/pooled.csv",
-        *expand("results/figures/{analysis}.svg", analysis=ANALYSES),
+        *figure_outputs(),
         *sensitivity_outputs(),
         *gosh_outputs(),
         "report/index.html",

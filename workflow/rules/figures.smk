@@ -1,17 +1,26 @@
-rule forest_plots:
+rule figures:
     input:
         effects="results/effects.csv",
         pooled="results/pooled.csv",
+        arms=config["inputs"]["arms"],
+        sensitivity=sensitivity_outputs(),
+        gosh=gosh_outputs(),
     output:
-        report(
+        forest=report(
             expand("results/figures/{analysis}.svg", analysis=ANALYSES),
             caption="../report/forest.rst",
             category="Forest plots",
         ),
+        funnel=report(
+            expand("results/figures/{analysis}_funnel.svg", analysis=ANALYSES),
+            caption="../report/funnel.rst",
+            category="Funnel plots",
+        ),
+        gosh=expand("results/figures/{analysis}_gosh.svg", analysis=GOSH_ANALYSES),
     log:
-        "logs/forest_plots.log",
+        "logs/figures.log",
     benchmark:
-        "benchmarks/forest_plots.tsv"
+        "benchmarks/figures.tsv"
     conda:
         "../envs/survmeta.yaml"
     threads: 1
@@ -20,5 +29,6 @@ rule forest_plots:
         runtime=10,
     params:
         analyses=config["analyses"],
+        level=config["pooling"].get("level", 0.95),
     script:
-        "../scripts/forest_plots.py"
+        "../scripts/figures.py"

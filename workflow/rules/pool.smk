@@ -6,6 +6,7 @@ rule pool:
             "results/pooled.csv", caption="../report/pooled.rst", category="Tables"
         ),
         sensitivity=sensitivity_outputs(),
+        gosh=gosh_outputs(),
     log:
         "logs/pool.log",
     benchmark:
@@ -22,26 +23,3 @@ rule pool:
         sensitivity=config.get("sensitivity", {}),
     script:
         "../scripts/pool.py"
-
-
-rule gosh:
-    input:
-        effects="results/effects.csv",
-    output:
-        "results/gosh/{analysis}.csv",
-    log:
-        "logs/gosh/{analysis}.log",
-    benchmark:
-        "benchmarks/gosh/{analysis}.tsv"
-    conda:
-        "../envs/survmeta.yaml"
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=60,
-    params:
-        analysis=lambda wc: wc.analysis,
-        pooling=config["pooling"],
-        sensitivity=config.get("sensitivity", {}),
-    script:
-        "../scripts/gosh.py"

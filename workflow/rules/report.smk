@@ -5,7 +5,9 @@ rule report:
         excluded="results/excluded.csv",
         derivations="results/derivations.csv",
         pooled="results/pooled.csv",
-        figures=expand("results/figures/{analysis}.svg", analysis=ANALYSES),
+        figures=figure_outputs(),
+        sensitivity=sensitivity_outputs(),
+        gosh=gosh_outputs(),
     output:
         html=report(
             "report/index.html", caption="../report/index.rst", category="Report"

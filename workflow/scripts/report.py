@@ -9,14 +9,24 @@ from survmeta.report.build import build_report  # noqa: E402
 
 inp = snakemake.input  # noqa: F821
 config = snakemake.params.config  # noqa: F821
-tables = {name: getattr(inp, name) for name in config["inputs"]}
+named = dict(inp.items())
+
+
+def files(name):
+    """A named input as a list of paths (absent or empty when the rule does not pass it)."""
+    value = named.get(name, [])
+    return [value] if isinstance(value, str) else list(value)
+
+
 html = build_report(
-    tables=tables,
+    tables={name: named[name] for name in config["inputs"]},
     effects=inp.effects,
-    excluded=inp.excluded,
-    derivations=inp.derivations,
+    excluded=named.get("excluded"),
+    derivations=named.get("derivations"),
     pooled=inp.pooled,
-    figures=dict(zip((a["id"] for a in config["analyses"]), inp.figures, strict=True)),
+    figures=files("figures"),
     config=config,
+    sensitivity=files("sensitivity"),
+    gosh=files("gosh"),
 )
 write_text(snakemake.output.html, html)  # noqa: F821

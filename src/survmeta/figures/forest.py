@@ -1,76 +1,172 @@
-"""Forest plot as deterministic, inline-able SVG text (matplotlib, headless)."""
+"""Forest plot in the layout reviewers know from RevMan and R's meta, as inline-able SVG.
+
+Per study: the arms with events/N, the effect with its CI as text and as a square whose area
+is proportional to the study's random-effects weight, and the weight in %. With subgroups,
+each block ends in its own diamond and heterogeneity line; then the overall diamond, the
+prediction interval (Higgins, Thompson & Spiegelhalter 2009), the heterogeneity line (tau²,
+Q with df and p, I²), the test for the overall effect and the test for subgroup differences.
+The x axis is on the ratio scale (log), symmetric about 1, with the "favours" labels.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import html
-import io
 import math
-import re
+import textwrap
+from dataclasses import dataclass, field
 from statistics import NormalDist
 
 import pandas as pd
 
+from .data import arm_label, finite
+from .svg import (
+    BLUE,
+    GREY,
+    INK,
+    RED,
+    figure,
+    put_title,
+    ratio_ticks,
+    tick_label,
+    title_height,
+    title_lines,
+    to_svg,
+)
+
 _Z95 = NormalDist().inv_cdf(0.975)
-_ROW_IN = 0.28  # inches per plotted row, so height scales with k
+_ROW_IN = 0.21  # inches per text line, so height scales with k
+_CHAR_IN = 0.07  # average width of a character at 9 pt (DejaVu Sans), for column widths
+_ARM_WRAP = 18  # characters per line of an arm name
+_LIMITS = (2.0, 5.0, 10.0, 20.0, 50.0, 100.0)  # symmetric axis limits, as RevMan's scales
 _DASH = "–"
 
 
-def _finite(x) -> bool:
-    try:
-        return x is not None and math.isfinite(float(x))
-    except (TypeError, ValueError):
-        return False
-
-
 def _f(x, d: int = 2) -> str:
-    return f"{float(x):.{d}f}" if _finite(x) else _DASH
+    return f"{float(x):.{d}f}" if finite(x) else _DASH
 
 
 def _p(x) -> str:
-    if not _finite(x):
+    if not finite(x):
         return _DASH
     return "p < 0.001" if float(x) < 0.001 else f"p = {float(x):.3f}"
 
 
-def _ci_text(est, lo, hi) -> str:
-    if not _finite(est):
-        return _DASH
-    return f"{math.exp(est):.2f} [{_fexp(lo)}, {_fexp(hi)}]"
-
-
 def _fexp(x) -> str:
-    return f"{math.exp(float(x)):.2f}" if _finite(x) else _DASH
+    return f"{math.exp(float(x)):.2f}" if finite(x) else _DASH
 
 
-def _het_lines(pooled: dict) -> list[str]:
-    """Text under the plot, in the wording reviewers know from RevMan/metafor."""
-    g = pooled.get
-    stat = "t" if str(g("test") or "").lower() == "knha" else "z"
-    i2 = f"{float(g('i2')):.1f}%" if _finite(g("i2")) else _DASH
-    df = str(int(float(g("q_df")))) if _finite(g("q_df")) else _DASH
-    return [
-        f"Heterogeneity: tau² = {_f(g('tau2'), 4)}; Q = {_f(g('q'))}, df = {df} "
-        f"({_p(g('q_p'))}); I² = {i2}",
-        f"Test for overall effect: {stat} = {_f(g('stat'))} ({_p(g('p'))})",
-    ]
+def ci_text(est, lo, hi) -> str:
+    """'0.62 [0.45, 0.85]' from log-scale values."""
+    return _DASH if not finite(est) else f"{_fexp(est)} [{_fexp(lo)}, {_fexp(hi)}]"
 
 
-def _accessible(svg: str, title: str) -> str:
-    """Drop prolog/DOCTYPE, make ids unique per figure, add <title>, role and aria-label.
+def _int(x) -> str:
+    return str(int(float(x))) if finite(x) else _DASH
 
-    Unique ids matter because several figures are inlined into one HTML page.
-    """
-    svg = svg[svg.index("<svg") :]
-    prefix = "f" + hashlib.sha1(title.encode()).hexdigest()[:8] + "-"
 
-    def fix_tag(m: re.Match) -> str:  # only inside tags, never in text content
-        tag = re.sub(r'(\sid=")', rf"\g<1>{prefix}", m.group(0))
-        return re.sub(r'(href="|url\()#', rf"\g<1>#{prefix}", tag)
+def events_n(events, n) -> str:
+    """'12/58' (events/N), '–/58' when events were not reported."""
+    return f"{_int(events)}/{_int(n)}" if finite(n) else _DASH
 
-    svg = re.sub(r"<[^<>]+>", fix_tag, svg)
-    head = f'role="img" aria-label="{html.escape(title)}">\n<title>{html.escape(title)}</title>'
-    return re.sub(r"<svg\b([^>]*)>", lambda m: f"<svg{m.group(1)} {head}", svg, count=1)
+
+def het_text(row: dict | None, with_tau2: bool = True) -> str:
+    """'Heterogeneity: tau² = …; Q = …, df = … (p …); I² = …%' as RevMan/metafor print it."""
+    if row is None or not finite(row.get("q")) or not finite(row.get("k")) or row["k"] < 2:
+        return "Heterogeneity: not applicable (k = 1)" if row is not None else ""
+    i2 = f"{float(row['i2']):.1f}%" if finite(row.get("i2")) else _DASH
+    tau = f"tau² = {_f(row.get('tau2'), 4)}; " if with_tau2 else ""
+    return (
+        f"Heterogeneity: {tau}Q = {_f(row.get('q'))}, df = {_int(row.get('q_df'))} "
+        f"({_p(row.get('q_p'))}); I² = {i2}"
+    )
+
+
+def overall_test_text(row: dict | None) -> str:
+    """'Test for overall effect: t = …, df = … (p = …)' (z without df)."""
+    if row is None or not finite(row.get("stat")):
+        return ""
+    knha = str(row.get("test") or "").lower() == "knha"
+    df = f", df = {int(float(row['k'])) - 1}" if knha and finite(row.get("k")) else ""
+    stat = "t" if knha else "z"
+    return f"Test for overall effect: {stat} = {_f(row['stat'])}{df} ({_p(row.get('p'))})"
+
+
+def between_text(between: dict | None) -> str:
+    """'Test for subgroup differences: Q = …, df = … (p = …)' from subgroups.csv."""
+    if between is None:
+        return "Test for subgroup differences: not available"
+    if not finite(between.get("q_between")):
+        why = between.get("status") or between.get("error")
+        why = why if isinstance(why, str) and why and why != "ok" else "not computable"
+        return f"Test for subgroup differences: not available ({why})"
+    return (
+        f"Test for subgroup differences: Q = {_f(between['q_between'])}, "
+        f"df = {_int(between.get('df_between'))} ({_p(between.get('p_between'))})"
+    )
+
+
+@dataclass
+class _Line:
+    kind: str  # header | group | study | subtotal | het | total | pi | note
+    y: float
+    height: float = 1.0
+    data: dict = field(default_factory=dict)
+
+
+def _wrap(text: str) -> list[str]:
+    return textwrap.wrap(text, _ARM_WRAP, break_long_words=True) or [""]
+
+
+def _order(rows: pd.DataFrame) -> pd.DataFrame:
+    """Chronological within a block (then by study id), as Cochrane forest plots are."""
+    if "year" in rows:
+        key = pd.to_numeric(rows["year"], errors="coerce")
+        rows = rows.assign(_year=key).sort_values(["_year", "study_id"], kind="stable")
+        return rows.drop(columns="_year")
+    return rows
+
+
+def _layout(rows, subgroup_by, subgroup_rows, overall, has_pi, heads) -> list[_Line]:
+    lines: list[_Line] = []
+    y = 0.0
+
+    def add(kind, height=1.0, **data):
+        nonlocal y
+        lines.append(_Line(kind, y, height, data))
+        y += height
+
+    def studies(block):
+        for r in _order(block).to_dict("records"):
+            t = _wrap(arm_label(r.get("treatment_arm")))
+            c = _wrap(arm_label(r.get("control_arm")))
+            add("study", max(1.0, 0.85 * max(len(t), len(c)) + 0.15), row=r, t=t, c=c)
+
+    add("header", 1.1 + 0.85 * max(len(heads[0]), len(heads[1])), t=heads[0], c=heads[1])
+    add("header2", 1.2)
+    if subgroup_by and subgroup_by in rows and rows[subgroup_by].notna().any():
+        keys = rows[subgroup_by].astype(str)
+        for g in sorted(keys.unique()):
+            add("group", 1.0, name=g)
+            studies(rows[keys == g])
+            sub = subgroup_rows.get(g)
+            add("subtotal", 1.0, row=sub, name=g)
+            add("het", 0.85, text=het_text(sub))
+            add("gap", 0.3)
+    else:
+        studies(rows)
+        add("gap", 0.4)
+    add("total", 1.2, row=overall)
+    if has_pi:
+        add("pi", 1.0, row=overall)
+    add("end", 0.4)
+    return lines
+
+
+def _axis_limit(bounds: list[float]) -> float:
+    need = max([1.0] + [max(b, 1 / b) for b in bounds if finite(b) and b > 0])
+    for lim in _LIMITS:
+        if need <= lim * 1.0001:
+            return lim
+    return _LIMITS[-1]
 
 
 def forest_svg(
@@ -80,14 +176,22 @@ def forest_svg(
     treatment_label: str,
     control_label: str,
     metric: str = "log_hr",
+    *,
+    subgroup_by: str | None = None,
+    subgroup_rows: dict[str, dict] | None = None,
+    between: dict | None = None,
+    level: float = 0.95,
 ) -> str:
-    """Return SVG text of a forest plot on the ratio scale.
+    """Return SVG text of the forest plot of one analysis.
 
-    Uses the Figure API (no pyplot state) and fixed svg.hashsalt / no metadata dates
-    so the same inputs always give byte-identical SVG.
+    ``effects``: the analysis's study rows (``study_id, treatment_arm, control_arm, yi, sei``
+    and, when known, ``weight`` (%), ``n_treatment, n_control, events_treatment,
+    events_control, year`` and the ``subgroup_by`` column). ``pooled``: the main
+    method x test row of pooled.csv for the whole analysis (``None`` when there is no
+    pooled estimate; a dict with a ``status`` says why). ``subgroup_rows``: the main row of
+    each subgroup; ``between``: the test for subgroup differences (subgroups.csv's last row).
+    Study CIs are 95% Wald intervals from yi and sei; pooled CIs are pooled.csv's.
     """
-    import matplotlib
-    from matplotlib.figure import Figure
     from matplotlib.patches import Polygon
     from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
     from matplotlib.transforms import blended_transform_factory
@@ -95,112 +199,215 @@ def forest_svg(
     is_mr = metric == "log_mr"
     ratio = "Ratio" if is_mr else "HR"
     rows = effects.reset_index(drop=True)
-    n = len(rows)
-    has_pool = pooled is not None and _finite(pooled.get("estimate"))
-    has_pi = has_pool and _finite(pooled.get("pi_low")) and _finite(pooled.get("pi_high"))
-    labels = [f"{r.study_id}: {r.treatment_arm} vs {r.control_arm}" for r in rows.itertuples()]
-    y_pool = n + 1.2
-    y_bottom = y_pool + (1.4 if has_pi else 0.8)
+    subgroup_rows = subgroup_rows or {}
+    has_pool = pooled is not None and finite(pooled.get("estimate"))
+    has_pi = has_pool and finite(pooled.get("pi_low")) and finite(pooled.get("pi_high"))
+    heads = [textwrap.wrap(x, 2 * _ARM_WRAP) or [""] for x in (treatment_label, control_label)]
+    lines = _layout(rows, subgroup_by, subgroup_rows, pooled if has_pool else None, has_pi, heads)
+    y_end = lines[-1].y + lines[-1].height
+    use_groups = any(ln.kind == "group" for ln in lines)
 
-    left_in = max(2.2, 0.068 * max([len(s) for s in labels] + [30]))
-    plot_in, right_in = 4.2, 2.6
-    top_in, bottom_in = 0.4, 1.3
-    width = left_in + plot_in + right_in
-    height = top_in + bottom_in + _ROW_IN * (y_bottom + 0.6)
+    # Column widths from their content (inches).
+    study_w = _CHAR_IN * max([len(str(s)) for s in rows["study_id"]] + [22]) + 0.2
+    arm_w = _CHAR_IN * (_ARM_WRAP + 1)
+    en_w = 0.62
+    x_study = 0.08
+    x_tarm = x_study + study_w
+    x_ten = x_tarm + arm_w + en_w  # right edge of the treatment events/N
+    x_carm = x_ten + 0.15
+    x_cen = x_carm + arm_w + en_w
+    plot_x0 = x_cen + 0.25
+    plot_w = 2.9
+    x_ci = plot_x0 + plot_w + 0.2
+    x_w = x_ci + 1.45 + 0.5
+    width = x_w + 0.12
 
-    rc = {
-        "svg.hashsalt": "survmeta",
-        "svg.fonttype": "none",
-        "font.family": "sans-serif",  # bundled DejaVu for layout, CSS fallbacks for browsers
-        "font.sans-serif": ["DejaVu Sans", "Arial", "Helvetica"],
-        "font.size": 9,
-    }
-    with matplotlib.rc_context(rc):
-        fig = Figure(figsize=(width, height))
-        plot_h = 1 - (top_in + bottom_in) / height
-        ax = fig.add_axes((left_in / width, bottom_in / height, plot_in / width, plot_h))
+    foot = [het_text(pooled if has_pool else None), overall_test_text(pooled if has_pool else None)]
+    if use_groups:
+        foot.append(between_text(between))
+    if not has_pool:
+        why = (pooled or {}).get("status")
+        why = why if isinstance(why, str) and why and why != "ok" else "fewer than 2 studies"
+        foot = [f"No pooled estimate ({why})"] + ([between_text(between)] if use_groups else [])
+    foot = [s for s in foot if s]
+    heading = title_lines(title, width)
+    top_in = title_height(heading)
+    bottom_in = 0.75 + 0.19 * len(foot)
+    height = top_in + bottom_in + _ROW_IN * y_end
+
+    # Axis limits: symmetric about 1 (RevMan's 0.5-2 ... 0.01-100), covering every study CI
+    # and diamond; what lies beyond is drawn to the edge with an arrow.
+    bounds: list[float] = []
+    for r in rows.itertuples():
+        if finite(r.yi):
+            bounds.append(math.exp(r.yi))
+            if finite(r.sei):
+                bounds += [math.exp(r.yi - _Z95 * r.sei), math.exp(r.yi + _Z95 * r.sei)]
+    for src in [pooled if has_pool else None, *subgroup_rows.values()]:
+        if src is not None:
+            for key in ("estimate", "ci_low", "ci_high"):
+                if finite(src.get(key)):
+                    bounds.append(math.exp(float(src[key])))
+    lim = _axis_limit(bounds)
+    x0, x1 = 1 / lim, lim
+
+    with figure(width, height) as fig:
+        ax = fig.add_axes(
+            (plot_x0 / width, bottom_in / height, plot_w / width, _ROW_IN * y_end / height)
+        )
         ax.set_xscale("log")
-        ax.set_ylim(y_bottom, -0.6)
+        ax.set_xlim(x0, x1)
+        ax.set_ylim(y_end, 0)
         for side in ("left", "right", "top"):
             ax.spines[side].set_visible(False)
         ax.set_yticks([])
-        txt = dict(parse_math=False, va="center")
-        lab = blended_transform_factory(fig.transFigure, ax.transData)
-        col_ci = (left_in + plot_in + 0.15) / width
-        col_w = (left_in + plot_in + right_in - 0.15) / width
-
-        ax.text(0.01, 0, "Study: treatment vs control", transform=lab, weight="bold", **txt)
-        ax.text(col_ci, 0, f"{ratio} [95% CI]", transform=lab, weight="bold", **txt)
-        ax.text(col_w, 0, "Weight", transform=lab, weight="bold", ha="right", **txt)
-
-        bounds = [1.0]
-        w = pd.to_numeric(rows.get("weight", pd.Series(float("nan"), index=rows.index)))
-        for i, r in enumerate(rows.itertuples(), start=1):
-            ax.text(0.01, i, labels[i - 1], transform=lab, **txt)
-            lo = hi = float("nan")
-            if _finite(r.yi):
-                if _finite(r.sei):
-                    lo, hi = r.yi - _Z95 * r.sei, r.yi + _Z95 * r.sei
-                    ax.plot([math.exp(lo), math.exp(hi)], [i, i], color="black", lw=1)
-                    bounds += [math.exp(lo), math.exp(hi)]
-                size = 10 + 2.0 * float(w.iloc[i - 1]) if _finite(w.iloc[i - 1]) else 30
-                ax.scatter([math.exp(r.yi)], [i], marker="s", s=size, color="#1f4e79", zorder=3)
-                bounds.append(math.exp(r.yi))
-            ax.text(col_ci, i, _ci_text(r.yi, lo, hi), transform=lab, **txt)
-            wt = f"{float(w.iloc[i - 1]):.1f}%" if _finite(w.iloc[i - 1]) else _DASH
-            ax.text(col_w, i, wt, transform=lab, ha="right", **txt)
-
-        if pooled is not None:
-            g = pooled.get
-            k = int(float(g("k"))) if _finite(g("k")) else _DASH
-            name = f"Random effects ({g('method') or '?'}, {g('test') or '?'}), k = {k}"
-            ax.text(0.01, y_pool, name, transform=lab, weight="bold", **txt)
-            ax.text(
-                col_ci,
-                y_pool,
-                _ci_text(g("estimate"), g("ci_low"), g("ci_high")),
-                transform=lab,
-                weight="bold",
-                **txt,
-            )
-            ax.text(col_w, y_pool, "100%" if has_pool else _DASH, transform=lab, ha="right", **txt)
-        if has_pool:
-            est = math.exp(pooled["estimate"])
-            lo = math.exp(pooled["ci_low"]) if _finite(pooled.get("ci_low")) else est
-            hi = math.exp(pooled["ci_high"]) if _finite(pooled.get("ci_high")) else est
-            ax.add_patch(
-                Polygon(
-                    [(lo, y_pool), (est, y_pool - 0.4), (hi, y_pool), (est, y_pool + 0.4)],
-                    closed=True,
-                    color="#8b1a1a",
-                    zorder=3,
-                )
-            )
-            bounds += [lo, hi]
-        if has_pi:
-            pl, ph = math.exp(pooled["pi_low"]), math.exp(pooled["pi_high"])
-            y_pi = y_pool + 0.75
-            ax.plot([pl, ph], [y_pi, y_pi], color="#8b1a1a", lw=2.5, solid_capstyle="butt")
-            ax.text(0.01, y_pi, "Prediction interval", transform=lab, **txt)
-            ax.text(col_ci, y_pi, f"[{pl:.2f}, {ph:.2f}]", transform=lab, **txt)
-            bounds += [pl, ph]
-
-        lo_b, hi_b = min(bounds), max(bounds)
-        span = max(math.log(hi_b / lo_b), math.log(4.0))
-        pad = 0.08 * span
-        x0, x1 = lo_b * math.exp(-pad), hi_b * math.exp(pad)
-        ax.set_xlim(x0, x1)
-        # Plain-number ticks (0.5, 1, 2) rather than mathtext 10^k: readable as SVG text.
-        decades = math.log10(x1 / x0)
-        mant = (1,) if decades > 2.5 else (1, 2, 5) if decades > 0.8 else (1, 1.5, 2, 3, 5, 7)
-        ticks = [m * 10.0**e for e in range(-4, 5) for m in mant]
-        ax.xaxis.set_major_locator(FixedLocator([t for t in ticks if x0 <= t <= x1]))
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_major_locator(FixedLocator(ratio_ticks(x0, x1)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: tick_label(v)))
         ax.xaxis.set_minor_locator(NullLocator())
-        ax.plot([1, 1], [0.4, y_bottom], color="grey", lw=0.8, zorder=1)
         ax.set_xlabel(
-            "Ratio of medians (log scale)" if is_mr else "Hazard ratio (log scale)", labelpad=22
+            "Ratio of medians (log scale)" if is_mr else "Hazard ratio (log scale)", labelpad=20
         )
+        tr = blended_transform_factory(fig.dpi_scale_trans, ax.transData)
+        txt = dict(transform=tr, parse_math=False, va="center", clip_on=False)
+
+        def text(x, y, s, **kw):
+            ax.text(x, y, s, **{**txt, **kw})
+
+        def clipped_line(lo, hi, y, **kw):
+            a, b = max(lo, x0), min(hi, x1)
+            ax.plot([a, b], [y, y], solid_capstyle="butt", **kw)
+            for edge, beyond, sign in ((x0, lo < x0, -1), (x1, hi > x1, 1)):
+                if beyond:
+                    ax.annotate(
+                        "",
+                        xy=(edge, y),
+                        xytext=(edge * math.exp(-sign * 0.12 * math.log(lim)), y),
+                        arrowprops=dict(arrowstyle="-|>", color=kw.get("color", INK), lw=1),
+                        annotation_clip=False,
+                    )
+
+        def diamond(row, y, color):
+            est = math.exp(float(row["estimate"]))
+            lo = math.exp(float(row["ci_low"])) if finite(row.get("ci_low")) else est
+            hi = math.exp(float(row["ci_high"])) if finite(row.get("ci_high")) else est
+            lo, hi, est = max(lo, x0), min(hi, x1), min(max(est, x0), x1)
+            pts = [(lo, y), (est, y - 0.38), (hi, y), (est, y + 0.38)]
+            ax.add_patch(Polygon(pts, closed=True, facecolor=color, edgecolor=color, zorder=3))
+
+        level_pct = f"{level * 100:g}%"
+        for ln in lines:
+            y = ln.y + 0.5
+            if ln.kind == "header":
+                # RevMan's group headers over the arm columns: the role, then the arm class.
+                for x_a, x_e, role, who in (
+                    (x_tarm, x_ten, "Treatment", ln.data["t"]),
+                    (x_carm, x_cen, "Control", ln.data["c"]),
+                ):
+                    text(x_a, y, role, weight="bold")
+                    for j, part in enumerate(who):
+                        text(x_a, y + 0.85 * (j + 1), part, style="italic")
+                    ax.plot(
+                        [x_a, x_e],
+                        [ln.y + ln.height - 0.02] * 2,
+                        transform=tr,
+                        color=GREY,
+                        lw=0.6,
+                        clip_on=False,
+                    )
+            elif ln.kind == "header2":
+                bold = dict(weight="bold")
+                text(x_study, y, "Study", **bold)
+                text(x_tarm, y, "Arm", **bold)
+                text(x_ten, y, "Events/N", ha="right", **bold)
+                text(x_carm, y, "Arm", **bold)
+                text(x_cen, y, "Events/N", ha="right", **bold)
+                text(x_ci, y, f"{ratio} [95% CI]", **bold)
+                text(x_w, y, "Weight", ha="right", **bold)
+                ax.plot(
+                    [x_study, x_w],
+                    [ln.y + ln.height - 0.05] * 2,
+                    transform=tr,
+                    color=INK,
+                    lw=0.8,
+                    clip_on=False,
+                )
+            elif ln.kind == "group":
+                text(x_study, y, f"{subgroup_by}: {ln.data['name']}", weight="bold", style="italic")
+            elif ln.kind == "study":
+                r = ln.data["row"]
+                text(x_study, y, str(r["study_id"]))
+                for x_a, parts in ((x_tarm, ln.data["t"]), (x_carm, ln.data["c"])):
+                    for j, part in enumerate(parts):
+                        text(x_a, y + 0.85 * j, part)
+                text(
+                    x_ten, y, events_n(r.get("events_treatment"), r.get("n_treatment")), ha="right"
+                )
+                text(x_cen, y, events_n(r.get("events_control"), r.get("n_control")), ha="right")
+                lo = hi = float("nan")
+                if finite(r.get("yi")):
+                    yi = float(r["yi"])
+                    if finite(r.get("sei")):
+                        lo, hi = yi - _Z95 * float(r["sei"]), yi + _Z95 * float(r["sei"])
+                        clipped_line(math.exp(lo), math.exp(hi), y, color=INK, lw=1)
+                    w = r.get("weight")
+                    size = 10 + 3.2 * float(w) if finite(w) else 24
+                    est = math.exp(yi)
+                    if x0 <= est <= x1:
+                        ax.scatter(
+                            [est], [y], marker="s", s=size, color=BLUE, zorder=3, linewidths=0
+                        )
+                text(x_ci, y, ci_text(r.get("yi"), lo, hi))
+                w = r.get("weight")
+                text(x_w, y, f"{float(w):.1f}%" if finite(w) else _DASH, ha="right")
+            elif ln.kind == "subtotal":
+                row = ln.data["row"]
+                k = _int(row.get("k")) if row is not None else "0"
+                text(x_study, y, f"Subtotal (k = {k})", weight="bold")
+                if row is not None and finite(row.get("estimate")):
+                    diamond(row, y, INK)
+                    text(
+                        x_ci,
+                        y,
+                        ci_text(row["estimate"], row.get("ci_low"), row.get("ci_high")),
+                        weight="bold",
+                    )
+                    members = rows[rows[subgroup_by].astype(str) == ln.data["name"]]
+                    w = pd.to_numeric(members.get("weight"), errors="coerce").sum(min_count=1)
+                    text(x_w, y, f"{w:.1f}%" if finite(w) else _DASH, ha="right", weight="bold")
+                else:
+                    text(x_ci, y, _DASH)
+            elif ln.kind == "het":
+                text(x_study, y, ln.data["text"], fontsize=8, color=GREY)
+            elif ln.kind == "total":
+                k = _int(pooled.get("k")) if pooled is not None else _DASH
+                method = f"{pooled.get('method')}, {pooled.get('test')}" if pooled else ""
+                label = f"Total, random effects ({method}), k = {k}" if method else "Total"
+                if k == "1":
+                    label = "Total (k = 1: the study's own estimate, not pooled)"
+                text(x_study, y, label, weight="bold")
+                if has_pool:
+                    diamond(pooled, y, RED)
+                    text(
+                        x_ci,
+                        y,
+                        ci_text(pooled["estimate"], pooled.get("ci_low"), pooled.get("ci_high")),
+                        weight="bold",
+                    )
+                    text(x_w, y, "100%", ha="right", weight="bold")
+                else:
+                    text(x_ci, y, _DASH)
+            elif ln.kind == "pi":
+                pl, ph = math.exp(float(pooled["pi_low"])), math.exp(float(pooled["pi_high"]))
+                clipped_line(pl, ph, y, color=RED, lw=2.5)
+                text(x_study, y, f"Prediction interval ({level_pct})")
+                text(x_ci, y, f"[{pl:.2f}, {ph:.2f}]")
+
+        first = next((ln.y for ln in lines if ln.kind not in ("header", "header2")), 0.0)
+        ax.plot([1, 1], [first, y_end], color=GREY, lw=0.8, zorder=1)
+        if has_pool:
+            est = math.exp(float(pooled["estimate"]))
+            if x0 <= est <= x1:
+                ax.plot([est, est], [first, y_end], color=RED, lw=0.6, ls=(0, (3, 3)), zorder=1)
 
         # HR < 1 favours treatment; for the median ratio it is the other way round.
         left_lab, right_lab = (
@@ -212,50 +419,42 @@ def forest_svg(
                 f"favours {who}",
                 xy=(1, 0),
                 xycoords=fav,
-                xytext=(x_off, -18),
+                xytext=(x_off, -16),
                 textcoords="offset points",
                 ha=ha,
                 va="top",
-                fontsize=8,
+                fontsize=8.5,
                 style="italic",
                 annotation_clip=False,
                 parse_math=False,
             )
-        if has_pool:
-            for j, line in enumerate(_het_lines(pooled)):
-                ax.annotate(
-                    line,
-                    xy=(0.01, 0),
-                    xycoords=("figure fraction", "axes fraction"),
-                    xytext=(0, -50 - 13 * j),
-                    textcoords="offset points",
-                    ha="left",
-                    va="top",
-                    fontsize=8,
-                    annotation_clip=False,
-                    parse_math=False,
-                )
-        else:
-            why = (pooled or {}).get("status")
-            why = why if isinstance(why, str) and why else "fewer than 2 studies"
+        for j, line in enumerate(foot):
             ax.annotate(
-                f"No pooled estimate ({why})",
-                xy=(0.01, 0),
+                line,
+                xy=(x_study / width, 0),
                 xycoords=("figure fraction", "axes fraction"),
-                xytext=(0, -50),
+                xytext=(0, -44 - 13.5 * j),
                 textcoords="offset points",
                 ha="left",
                 va="top",
-                fontsize=8,
+                fontsize=8.5,
                 annotation_clip=False,
                 parse_math=False,
             )
-        fig.suptitle(title, x=0.01, ha="left", fontsize=11, weight="bold", parse_math=False)
+        put_title(fig, heading, width, height)
+        desc = _describe(rows, pooled if has_pool else None, ratio, foot)
+        return to_svg(fig, title, desc)
 
-        buf = io.StringIO()
-        fig.savefig(
-            buf,
-            format="svg",
-            metadata={"Date": None, "Creator": None, "Format": None, "Type": None},
-        )
-    return _accessible(buf.getvalue(), title)
+
+def _describe(rows: pd.DataFrame, pooled: dict | None, ratio: str, foot: list[str]) -> str:
+    """The text alternative: what the plot shows, in words and numbers."""
+    parts = [f"Forest plot of {len(rows)} study comparison(s)."]
+    if pooled is not None:
+        ci = ci_text(pooled["estimate"], pooled.get("ci_low"), pooled.get("ci_high"))
+        parts.append(f"Pooled {ratio} {ci}.")
+        if finite(pooled.get("pi_low")):
+            parts.append(
+                f"Prediction interval {_fexp(pooled['pi_low'])} to {_fexp(pooled['pi_high'])}."
+            )
+    parts += [s + "." for s in foot]
+    return " ".join(parts)

@@ -1,46 +1,110 @@
-"""Forest plots for every analysis: the main fit's pooled row beside its studies."""
+"""All figures of an analysis: forest, funnel and (when GOSH was run) the GOSH plot.
+
+Reads nothing from disk: the script hands in the tables, this module picks the rows.
+matplotlib is imported only inside the drawing functions.
+"""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from ..harmonize.comparisons import as_list
-from ..pool import study_weights
+from .data import (
+    analysis_effects,
+    arm_events,
+    between_test,
+    class_label,
+    main_rows,
+)
 
 
-def main_row(pooled: pd.DataFrame, analysis_id: str, subgroup: str = "all") -> dict | None:
-    """The analysis's main-method row, or None when there was no pooled estimate."""
-    rows = pooled[
-        (pooled["analysis_id"] == analysis_id)
-        & (pooled["subgroup"] == subgroup)
-        & pooled["main"].astype(bool)
-    ]
-    if rows.empty or rows.iloc[0]["k"] < 2 or rows.iloc[0]["status"] != "ok":
-        return None
-    return rows.iloc[0].to_dict()
+def forest_for(
+    analysis: dict,
+    effects: pd.DataFrame,
+    pooled: pd.DataFrame,
+    arms: pd.DataFrame | None = None,
+    subgroups: pd.DataFrame | None = None,
+    level: float = 0.95,
+) -> str:
+    """The forest plot of one analysis (config entry ``analysis``)."""
+    from .forest import forest_svg
+
+    aid = analysis["id"]
+    rows, fit = analysis_effects(effects, pooled, aid)
+    rows = arm_events(rows, arms)
+    mains = main_rows(pooled, aid)
+    overall = fit if fit is not None else mains.get("all")
+    return forest_svg(
+        rows,
+        overall,
+        analysis.get("title") or aid,
+        class_label(analysis.get("treatment")),
+        class_label(analysis.get("control")),
+        metric=analysis.get("metric", "log_hr"),
+        subgroup_by=analysis.get("subgroups"),
+        subgroup_rows={g: r for g, r in mains.items() if g != "all"},
+        between=between_test(subgroups),
+        level=level,
+    )
 
 
-def analysis_effects(effects: pd.DataFrame, pooled: pd.DataFrame, analysis_id: str):
-    """The analysis's study rows with their random-effects weights (% of the main fit)."""
-    rows = effects[effects["analysis_id"] == analysis_id].copy()
-    fit = main_row(pooled, analysis_id)
-    rows["weight"] = study_weights(rows["vi"].to_numpy(), fit["tau2"]) if fit else float("nan")
-    return rows, fit
+def funnel_for(
+    analysis: dict,
+    effects: pd.DataFrame,
+    pooled: pd.DataFrame,
+    sensitivity: dict[str, pd.DataFrame] | None = None,
+) -> str:
+    """The funnel plot of one analysis, with trim-and-fill and the small-study tests."""
+    from .funnel import funnel_svg
+
+    aid = analysis["id"]
+    rows, fit = analysis_effects(effects, pooled, aid)
+    sens = sensitivity or {}
+    return funnel_svg(
+        rows,
+        fit,
+        f"Funnel plot: {analysis.get('title') or aid}",
+        metric=analysis.get("metric", "log_hr"),
+        trimfill=sens.get("trimfill"),
+        filled=sens.get("trimfill_filled"),
+        regtest=sens.get("regtest"),
+        ranktest=sens.get("ranktest"),
+    )
+
+
+def gosh_for(analysis: dict, gosh: pd.DataFrame, pooled: pd.DataFrame) -> str:
+    """The GOSH plot (estimate against I²) of one analysis."""
+    from .gosh_plot import gosh_svg
+
+    aid = analysis["id"]
+    return gosh_svg(
+        gosh,
+        f"GOSH plot: {analysis.get('title') or aid}",
+        metric=analysis.get("metric", "log_hr"),
+        full=main_rows(pooled, aid).get("all"),
+    )
+
+
+def analysis_figures(
+    analysis: dict,
+    effects: pd.DataFrame,
+    pooled: pd.DataFrame,
+    *,
+    arms: pd.DataFrame | None = None,
+    sensitivity: dict[str, pd.DataFrame] | None = None,
+    gosh: pd.DataFrame | None = None,
+    level: float = 0.95,
+) -> dict[str, str]:
+    """SVG text per figure kind (``forest``, ``funnel`` and ``gosh`` when given)."""
+    sens = sensitivity or {}
+    out = {
+        "forest": forest_for(analysis, effects, pooled, arms, sens.get("subgroups"), level),
+        "funnel": funnel_for(analysis, effects, pooled, sens),
+    }
+    if gosh is not None:
+        out["gosh"] = gosh_for(analysis, gosh, pooled)
+    return out
 
 
 def forest_plots(effects: pd.DataFrame, pooled: pd.DataFrame, analyses: list[dict]) -> dict:
-    """SVG text per analysis id."""
-    from .forest import forest_svg
-
-    out = {}
-    for a in analyses:
-        rows, fit = analysis_effects(effects, pooled, a["id"])
-        out[a["id"]] = forest_svg(
-            rows,
-            fit,
-            a.get("title", a["id"]),
-            " / ".join(as_list(a["treatment"])).replace("_", " "),
-            " / ".join(as_list(a["control"])).replace("_", " "),
-            metric=a.get("metric", "log_hr"),
-        )
-    return out
+    """Forest SVG text per analysis id (for the rule that writes only forest plots)."""
+    return {a["id"]: forest_for(a, effects, pooled) for a in analyses}

@@ -1,15 +1,19 @@
-"""Gather what the report shows: results, figures, input checksums and software versions."""
+"""Gather what the report shows: results, figures, input checksums, config and versions.
+
+Reads files only; imports neither matplotlib nor pymare (the figures are already drawn).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import platform
+from collections.abc import Iterable
 from importlib import metadata
-from pathlib import Path
+from pathlib import Path, PurePath
 
-import pandas as pd
+import yaml
 
-from ..figures.plots import analysis_effects
+from ..figures.data import FIGURE_SUFFIXES, gosh_tables, read_table, sensitivity_tables
 from ..tables import read_raw
 
 PACKAGES = (
@@ -40,26 +44,79 @@ def sha256(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def build_report(tables, effects, excluded, derivations, pooled, figures, config) -> str:
-    """The report's HTML from the result files (paths) and the run's config."""
+def figure_map(paths: Iterable, analysis_ids: Iterable[str]) -> dict[str, dict[str, str]]:
+    """{analysis_id: {kind: svg text}} from results/figures/<id>[_funnel|_gosh].svg."""
+    by_name = {Path(p).name: Path(p) for p in paths}
+    out: dict[str, dict[str, str]] = {}
+    for aid in analysis_ids:
+        for kind, suffix in FIGURE_SUFFIXES.items():
+            p = by_name.get(f"{aid}{suffix}.svg")
+            if p is not None:
+                out.setdefault(aid, {})[kind] = p.read_text(encoding="utf-8")
+    return out
+
+
+def shown_path(path) -> str:
+    """A configured input path as shown: never absolute (machine-specific, leaks user names)."""
+    p = PurePath(str(path))
+    return p.name if p.is_absolute() else str(path)
+
+
+def config_yaml(config: dict) -> str:
+    """The config as run, as YAML (key order kept, so two runs print the same text)."""
+    return yaml.safe_dump(
+        _plain(config), sort_keys=False, allow_unicode=True, width=96, default_flow_style=False
+    )
+
+
+def _plain(x):
+    """Snakemake's config may hold its own dict/list subclasses: plain types for YAML."""
+    if isinstance(x, dict):
+        return {str(k): _plain(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_plain(v) for v in x]
+    return x
+
+
+def build_report(
+    tables: dict[str, str],
+    effects,
+    excluded,
+    derivations,
+    pooled,
+    figures: Iterable,
+    config: dict,
+    sensitivity: Iterable = (),
+    gosh: Iterable = (),
+) -> str:
+    """The report's HTML from the result files (paths) and the run's config.
+
+    ``tables``: {input table name: path} (studies and arms are shown); ``figures``: the SVG
+    files; ``sensitivity``: results/sensitivity/<id>/<name>.csv files; ``gosh``:
+    results/gosh/<id>.csv files.
+    """
     from .render import render_report
 
-    eff = pd.read_csv(effects, keep_default_na=False, na_values=[""])
-    pool = pd.read_csv(pooled, keep_default_na=False, na_values=[""])
-    parts = []
-    for a in config["analyses"]:
-        rows, _ = analysis_effects(eff, pool, a["id"])
-        parts.append(rows)
-    eff = pd.concat(parts) if parts else eff
+    ids = [a["id"] for a in config["analyses"]]
     # already validated before any job ran: read, not re-checked
     studies = read_raw(tables["studies"], "studies")
+    arms = read_raw(tables["arms"], "arms") if "arms" in tables else None
+    inputs = [
+        (name, shown_path(config["inputs"].get(name, path)), sha256(path))
+        for name, path in tables.items()
+    ]
     return render_report(
-        eff,
-        pd.read_csv(excluded, keep_default_na=False, na_values=[""]),
-        pool,
-        studies,
-        config,
-        {aid: Path(p).read_text(encoding="utf-8") for aid, p in figures.items()},
-        software_versions(),
-        {str(config["inputs"][name]): sha256(path) for name, path in sorted(tables.items())},
+        config=config,
+        effects=read_table(effects),
+        excluded=read_table(excluded) if excluded else None,
+        derivations=read_table(derivations) if derivations else None,
+        pooled=read_table(pooled),
+        studies=studies,
+        arms=arms,
+        sensitivity=sensitivity_tables(sensitivity),
+        gosh=gosh_tables(gosh, ids),
+        figures=figure_map(figures, ids),
+        versions=software_versions(),
+        inputs=inputs,
+        config_text=config_yaml(config),
     )

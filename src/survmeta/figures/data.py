@@ -1,0 +1,173 @@
+"""What the figures and the report show, taken from the result tables (no plotting here).
+
+Kept free of matplotlib, pymare and statsmodels so the report job can use it without
+loading them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+#: Files ``results/sensitivity/<analysis_id>/<name>.csv`` (design.md, "Other analyses").
+SENSITIVITY_NAMES = (
+    "leave1out",
+    "cumul",
+    "influence",
+    "regtest",
+    "ranktest",
+    "trimfill",
+    "trimfill_filled",
+    "permutest",
+    "subgroups",
+    "subgroups_common",
+    "metareg",
+)
+#: Figure kind -> file name suffix: ``results/figures/<analysis_id><suffix>.svg``.
+FIGURE_SUFFIXES = {"forest": "", "funnel": "_funnel", "gosh": "_gosh"}
+#: The row of ``subgroups.csv`` that holds the test for subgroup differences.
+BETWEEN_LABEL = "subgroup differences"
+
+
+def finite(x) -> bool:
+    """True for a number that is not NaN/inf (strings, None and blanks are not)."""
+    if x is None or isinstance(x, bool | str):
+        return False
+    try:
+        return math.isfinite(float(x))
+    except (TypeError, ValueError):
+        return False
+
+
+def as_list(x) -> list:
+    if x is None:
+        return []
+    return [str(v) for v in x] if isinstance(x, list | tuple) else [str(x)]
+
+
+def class_label(classes) -> str:
+    """An analysis's arm class(es) as words: ``liver_directed`` -> ``liver-directed``."""
+    return " / ".join(c.replace("_", "-") for c in as_list(classes))
+
+
+def arm_label(arm) -> str:
+    """An arm id as words: ``hepatic_resection`` -> ``hepatic resection``."""
+    return (
+        ""
+        if arm is None or (isinstance(arm, float) and math.isnan(arm))
+        else str(arm).replace("_", " ")
+    )
+
+
+def study_weights(vi, tau2) -> np.ndarray:
+    """Random-effects weights in percent, w = 1/(v + tau^2), as forest plots show them."""
+    t2 = float(tau2) if finite(tau2) else 0.0
+    w = 1.0 / (np.asarray(vi, dtype=float) + t2)
+    return 100 * w / w.sum() if w.size else w
+
+
+def _true(x) -> bool:
+    return str(x).strip().lower() in ("true", "1", "1.0", "yes")
+
+
+def main_rows(pooled: pd.DataFrame, analysis_id: str) -> dict[str, dict]:
+    """The main method x test row of each subgroup (``all`` for the overall pool)."""
+    if pooled is None or pooled.empty:
+        return {}
+    rows = pooled[(pooled["analysis_id"] == analysis_id) & pooled["main"].map(_true)]
+    return {str(r["subgroup"]): r for r in rows.to_dict("records")}
+
+
+def main_row(pooled: pd.DataFrame, analysis_id: str, subgroup: str = "all") -> dict | None:
+    """The analysis's main-method row when it is a pooled estimate (k >= 2, status ok)."""
+    row = main_rows(pooled, analysis_id).get(subgroup)
+    if row is None or not finite(row.get("k")) or row["k"] < 2 or row.get("status") != "ok":
+        return None
+    return row
+
+
+def arm_events(effects: pd.DataFrame, arms: pd.DataFrame | None) -> pd.DataFrame:
+    """``events_treatment`` and ``events_control``: kept when effects.csv has them, else
+    taken from the arms table where reported.
+
+    An arm id that is not in the table (e.g. arms merged by ``multiarm: combine``) gets none.
+    """
+    out = effects.copy()
+    for side in ("treatment", "control"):
+        col = f"events_{side}"
+        out[col] = pd.to_numeric(out[col], errors="coerce") if col in out else np.nan
+    if arms is None or arms.empty or "events" not in arms:
+        return out
+    a = arms.copy()
+    a["events"] = pd.to_numeric(a["events"].astype(str).str.strip(), errors="coerce")
+    key = {
+        (str(r.study_id), str(r.arm_id), str(r.outcome)): r.events
+        for r in a[["study_id", "arm_id", "outcome", "events"]].itertuples()
+    }
+    for side in ("treatment", "control"):
+        col = f"events_{side}"
+        looked_up = [
+            key.get((str(r["study_id"]), str(r[f"{side}_arm"]), str(r.get("outcome"))), np.nan)
+            for r in out.to_dict("records")
+        ]
+        out[col] = out[col].fillna(pd.Series(looked_up, index=out.index, dtype=float))
+    return out
+
+
+def analysis_effects(
+    effects: pd.DataFrame, pooled: pd.DataFrame, analysis_id: str
+) -> tuple[pd.DataFrame, dict | None]:
+    """The analysis's study rows with their random-effects weights (% of the main fit)."""
+    rows = effects[effects["analysis_id"] == analysis_id].copy()
+    fit = main_row(pooled, analysis_id)
+    if fit is not None:
+        rows["weight"] = study_weights(rows["vi"].to_numpy(), fit["tau2"])
+    elif len(rows) == 1:
+        rows["weight"] = 100.0
+    else:
+        rows["weight"] = np.nan
+    return rows, fit
+
+
+def between_test(subgroups: pd.DataFrame | None) -> dict | None:
+    """The test for subgroup differences from ``subgroups.csv`` (its last row), or None."""
+    if subgroups is None or subgroups.empty or "subgroup" not in subgroups:
+        return None
+    rows = subgroups[subgroups["subgroup"].astype(str) == BETWEEN_LABEL]
+    return rows.iloc[0].to_dict() if len(rows) else None
+
+
+def status_ok(df: pd.DataFrame | None) -> tuple[bool, str]:
+    """Whether a one-row sensitivity table holds numbers, and metafor's reason if not."""
+    if df is None:
+        return False, "not run"
+    if df.empty:
+        return False, "no rows"
+    st = df["status"].iloc[0] if "status" in df else "ok"
+    st = "ok" if st is None or (isinstance(st, float) and math.isnan(st)) else str(st)
+    return st == "ok", st
+
+
+def read_table(path) -> pd.DataFrame:
+    """A result CSV as written by the workflow (blank cells are missing, nothing else is)."""
+    return pd.read_csv(path, keep_default_na=False, na_values=[""])
+
+
+def sensitivity_tables(paths: Iterable) -> dict[str, dict[str, pd.DataFrame]]:
+    """``results/sensitivity/<analysis_id>/<name>.csv`` files as {analysis_id: {name: df}}."""
+    out: dict[str, dict[str, pd.DataFrame]] = {}
+    for p in paths:
+        p = Path(p)
+        if p.suffix == ".csv" and p.stem in SENSITIVITY_NAMES:
+            out.setdefault(p.parent.name, {})[p.stem] = read_table(p)
+    return out
+
+
+def gosh_tables(paths: Iterable, analysis_ids: Iterable[str]) -> dict[str, pd.DataFrame]:
+    """``results/gosh/<analysis_id>.csv`` files as {analysis_id: df}."""
+    ids = set(analysis_ids)
+    return {Path(p).stem: read_table(p) for p in paths if Path(p).stem in ids}

@@ -1,0 +1,97 @@
+"""GOSH plot (Olkin, Dahabreh & Trikalinos 2012): the estimate of every subset against its I².
+
+As metafor's ``plot(gosh(res))`` without the marginal histograms: one point per subset of
+studies. Up to :data:`MAX_POINTS` subsets are drawn as points; beyond that (GOSH samples up
+to 10^6 subsets) a 2-D histogram of vector rectangles keeps the SVG small. The fit with all
+studies is marked.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from .data import finite
+from .svg import (
+    BLUE,
+    RED,
+    figure,
+    put_title,
+    ratio_ticks,
+    tick_label,
+    title_height,
+    title_lines,
+    to_svg,
+)
+
+MAX_POINTS = 4000
+
+
+def gosh_svg(
+    gosh: pd.DataFrame, title: str, metric: str = "log_hr", full: dict | None = None
+) -> str:
+    """Return SVG text: subset estimates (ratio scale) against I² (%)."""
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    est = pd.to_numeric(gosh.get("estimate"), errors="coerce").to_numpy(float)
+    i2 = pd.to_numeric(gosh.get("i2"), errors="coerce").to_numpy(float)
+    keep = np.isfinite(est) & np.isfinite(i2)
+    est, i2 = est[keep], i2[keep]
+    n = int(est.size)
+    width = 6.6
+    heading = title_lines(title, width)
+    height = title_height(heading) + 3.25 + 0.7
+    with figure(width, height) as fig:
+        ax = fig.add_axes((0.75 / width, 0.7 / height, 4.0 / width, 3.25 / height))
+        for side in ("right", "top"):
+            ax.spines[side].set_visible(False)
+        lo, hi = (float(est.min()), float(est.max())) if n else (-1.0, 1.0)
+        pad = 0.06 * max(hi - lo, 0.2)
+        lo, hi = lo - pad, hi + pad
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(-2, 102)
+        if n <= MAX_POINTS:
+            alpha = 0.6 if n <= 300 else 0.3
+            ax.scatter(est, i2, s=9, color=BLUE, alpha=alpha, linewidths=0, zorder=2)
+            what = "Subset"
+        else:
+            h, xe, ye = np.histogram2d(est, i2, bins=(60, 40), range=((lo, hi), (0, 100)))
+            h = np.ma.masked_equal(h, 0)
+            ax.pcolormesh(xe, ye, np.log1p(h.T), cmap="Blues", vmin=0, shading="flat", zorder=1)
+            what = "Subsets (density)"
+        handles = [Line2D([], [], marker="o", color=BLUE, ls="none", markersize=4, label=what)]
+        if full is not None and finite(full.get("estimate")) and finite(full.get("i2")):
+            ax.scatter(
+                [full["estimate"]],
+                [full["i2"]],
+                marker="X",
+                s=70,
+                color=RED,
+                zorder=3,
+                linewidths=0,
+            )
+            handles.append(
+                Line2D([], [], marker="X", color=RED, ls="none", markersize=7, label="All studies")
+            )
+        ticks = ratio_ticks(math.exp(lo), math.exp(hi))
+        ax.xaxis.set_major_locator(FixedLocator([math.log(t) for t in ticks]))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: tick_label(round(math.exp(v), 6))))
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xlabel(
+            "Ratio of medians (log scale)" if metric == "log_mr" else "Hazard ratio (log scale)"
+        )
+        ax.set_ylabel("I² (%)")
+        ax.legend(
+            handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=8
+        )
+        put_title(fig, heading, width, height)
+        desc = f"GOSH plot of {n} subsets of studies: estimate against I²."
+        if n:
+            desc += (
+                f" Estimates range from {math.exp(est.min()):.2f} to {math.exp(est.max()):.2f};"
+                f" I² from {i2.min():.1f}% to {i2.max():.1f}%."
+            )
+        return to_svg(fig, title, desc)

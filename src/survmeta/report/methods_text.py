@@ -1,0 +1,329 @@
+"""The report's methods section, written from the config and the methods actually used.
+
+Every sentence says what was done in this run, with the paper it comes from; the
+formulas are those of docs/methods.md §1 (and the code in ``survmeta.harmonize``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+#: Full references, cited by key in the text ("[key]") and listed in order of first use.
+REFERENCES = {
+    "parmar1998": "Parmar MKB, Torri V, Stewart L. Extracting summary statistics to perform "
+    "meta-analyses of the published literature for survival endpoints. Stat Med "
+    "1998;17:2815-34.",
+    "tierney2007": "Tierney JF, Stewart LA, Ghersi D, Burdett S, Sydes MR. Practical methods for "
+    "incorporating summary time-to-event data into meta-analysis. Trials 2007;8:16.",
+    "altman2011": "Altman DG, Bland JM. How to obtain the confidence interval from a P value. "
+    "BMJ 2011;343:d2090.",
+    "yusuf1985": "Yusuf S, Peto R, Lewis J, Collins R, Sleight P. Beta blockade during and after "
+    "myocardial infarction: an overview of the randomized trials. Prog Cardiovasc Dis "
+    "1985;27:335-71.",
+    "michiels2005": "Michiels S, Piedbois P, Burdett S, et al. Meta-analysis when only the "
+    "median survival times are known: a comparison with individual patient data results. "
+    "Eur J Cancer 2005;41:1219-25.",
+    "guyot2012": "Guyot P, Ades AE, Ouwens MJNM, Welton NJ. Enhanced secondary analysis of "
+    "survival data: reconstructing the data from published Kaplan-Meier survival curves. "
+    "BMC Med Res Methodol 2012;12:9.",
+    "cochrane": "Higgins JPT, Thomas J, Chandler J, et al. (eds). Cochrane Handbook for "
+    "Systematic Reviews of Interventions, version 6.5. Cochrane, 2024.",
+    "dl1986": "DerSimonian R, Laird N. Meta-analysis in clinical trials. Control Clin Trials "
+    "1986;7:177-88.",
+    "viechtbauer2005": "Viechtbauer W. Bias and efficiency of meta-analytic variance estimators "
+    "in the random-effects model. J Educ Behav Stat 2005;30:261-93.",
+    "pm1982": "Paule RC, Mandel J. Consensus values and weighting factors. J Res Natl Bur Stand "
+    "1982;87:377-85.",
+    "sj2005": "Sidik K, Jonkman JN. Simple heterogeneity variance estimation for meta-analysis. "
+    "J R Stat Soc Ser C 2005;54:367-84.",
+    "ho1985": "Hedges LV, Olkin I. Statistical Methods for Meta-Analysis. Academic Press, 1985.",
+    "morris1983": "Morris CN. Parametric empirical Bayes inference: theory and applications. "
+    "J Am Stat Assoc 1983;78:47-55.",
+    "hk2001": "Hartung J, Knapp G. On tests of the overall treatment effect in meta-analysis "
+    "with normally distributed responses. Stat Med 2001;20:1771-82.",
+    "sj2002": "Sidik K, Jonkman JN. A simple confidence interval for meta-analysis. Stat Med "
+    "2002;21:3153-9.",
+    "inthout2014": "IntHout J, Ioannidis JPA, Borm GF. The Hartung-Knapp-Sidik-Jonkman method "
+    "for random effects meta-analysis is straightforward and considerably outperforms the "
+    "standard DerSimonian-Laird method. BMC Med Res Methodol 2014;14:25.",
+    "higgins2009": "Higgins JPT, Thompson SG, Spiegelhalter DJ. A re-evaluation of "
+    "random-effects meta-analysis. J R Stat Soc Ser A 2009;172:137-59.",
+    "higgins2002": "Higgins JPT, Thompson SG. Quantifying heterogeneity in a meta-analysis. "
+    "Stat Med 2002;21:1539-58.",
+    "viechtbauer2007": "Viechtbauer W. Confidence intervals for the amount of heterogeneity in "
+    "meta-analysis. Stat Med 2007;26:37-52.",
+    "metafor": "Viechtbauer W. Conducting meta-analyses in R with the metafor package. J Stat "
+    "Softw 2010;36(3):1-48.",
+    "borenstein2013": "Borenstein M, Higgins JPT. Meta-analysis and subgroups. Prev Sci "
+    "2013;14:134-43.",
+    "vc2010": "Viechtbauer W, Cheung MWL. Outlier and influence diagnostics for meta-analysis. "
+    "Res Synth Methods 2010;1:112-25.",
+    "egger1997": "Egger M, Davey Smith G, Schneider M, Minder C. Bias in meta-analysis detected "
+    "by a simple, graphical test. BMJ 1997;315:629-34.",
+    "begg1994": "Begg CB, Mazumdar M. Operating characteristics of a rank correlation test for "
+    "publication bias. Biometrics 1994;50:1088-101.",
+    "duval2000": "Duval S, Tweedie R. Trim and fill: a simple funnel-plot-based method of "
+    "testing and adjusting for publication bias in meta-analysis. Biometrics 2000;56:455-63.",
+    "peters2008": "Peters JL, Sutton AJ, Jones DR, Abrams KR, Rushton L. Contour-enhanced "
+    "meta-analysis funnel plots help distinguish publication bias from other causes of "
+    "asymmetry. J Clin Epidemiol 2008;61:991-6.",
+    "sterne2011": "Sterne JAC, Sutton AJ, Ioannidis JPA, et al. Recommendations for examining "
+    "and interpreting funnel plot asymmetry in meta-analyses of randomised controlled trials. "
+    "BMJ 2011;343:d4002.",
+    "follmann1999": "Follmann DA, Proschan MA. Valid inference in random effects meta-analysis. "
+    "Biometrics 1999;55:732-7.",
+    "olkin2012": "Olkin I, Dahabreh IJ, Trikalinos TA. GOSH - a graphical display of study "
+    "heterogeneity. Res Synth Methods 2012;3:214-23.",
+    "grade2011": "Guyatt GH, Oxman AD, Akl EA, et al. GRADE guidelines: 1. Introduction - GRADE "
+    "evidence profiles and summary of findings tables. J Clin Epidemiol 2011;64:383-94.",
+}
+
+
+@dataclass(frozen=True)
+class MethodInfo:
+    """How one ``source_method`` turns reported numbers into yi and vi."""
+
+    label: str
+    formula: str
+    refs: tuple[str, ...]
+    caveat: str = ""
+    formula_mr: str = ""  # the formula when the analysis pools the log ratio of medians
+
+
+_MEDIAN_ASSUME = "exponential survival in each arm, so HR = M_C / M_T"
+_MEDIAN_CAVEAT = (
+    "In simulation (tests/harmonize/test_simulation.py: HR 0.7, 100 per arm, 1,000 replicates "
+    "per seed) the 95% CIs of {name} held the true HR {cover} of the time, not 95%: Kaplan-Meier "
+    "medians vary more than the formula assumes."
+)
+_CURVE_CAVEAT = (
+    "Survival proportions read at few, wide intervals (e.g. only at 5 and 10 years) give "
+    "unbiased estimates whose CIs are too narrow: 91-93% coverage in simulation "
+    "(tests/harmonize/test_simulation.py, S(t) at 60 and 120 months only), 93-96% when read "
+    "yearly."
+)
+
+METHODS = {
+    "hr_ci": MethodInfo(
+        "Hazard ratio with its confidence interval",
+        "yi = ln HR; vi = ((ln U − ln L) / (2·z))², z = z_((1+L)/2) for a CI at level L",
+        ("parmar1998", "tierney2007"),
+    ),
+    "logrank_oe": MethodInfo(
+        "Log-rank O − E and its variance V",
+        "yi = (O − E) / V; vi = 1 / V",
+        ("yusuf1985", "tierney2007"),
+    ),
+    "hr_p": MethodInfo(
+        "Hazard ratio with a two-sided p-value",
+        "yi = ln HR; vi = (ln HR / z_(1−p/2))²  (a printed bound 'p < x' gives a larger, "
+        "conservative variance)",
+        ("tierney2007", "altman2011"),
+    ),
+    "p_events": MethodInfo(
+        "Log-rank p-value, total events and arm sizes",
+        "r = n_T / n_C; V = D·r / (1 + r)²; O − E = ±√V·z_(1−p/2) (sign from the reported "
+        "direction or the medians); yi = (O − E) / V; vi = 1 / V",
+        ("tierney2007",),
+        "A p printed as a bound ('p < 0.05') pulls the estimate toward no effect; such rows are "
+        "flagged.",
+    ),
+    "km_reconstruction": MethodInfo(
+        "Reconstructed individual data from digitized Kaplan-Meier curves",
+        "IPD reconstructed from the curve and the numbers at risk (Guyot algorithm); yi = log HR "
+        "of a Cox model with Breslow ties; vi = its variance",
+        ("guyot2012",),
+    ),
+    "survival_curve": MethodInfo(
+        "Survival proportions at common time points",
+        "per interval i and arm: censored C_i, effective at risk R′_i = R_i − C_i/2, deaths "
+        "D_i = R′_i·(1 − S_i/S_(i−1)); θ_i = ln(h_T,i / h_C,i) with h = −ln(S_i/S_(i−1)); "
+        "V_i = D·R′_T·R′_C / (R′_T + R′_C)²; yi = Σ V_i·θ_i / Σ V_i; vi = 1 / Σ V_i",
+        ("parmar1998", "tierney2007"),
+        _CURVE_CAVEAT,
+    ),
+    "survival_curve_oe": MethodInfo(
+        "Survival proportions at common time points (published O − E form)",
+        "as survival_curve, but yi = Σ (O − E)_i / Σ V_i with O − E = D_T − D·R′_T / "
+        "(R′_T + R′_C); vi = 1 / Σ V_i",
+        ("parmar1998", "tierney2007"),
+        "Attenuated toward no effect when many patients die within one interval (HR 0.5 read "
+        "at 60 and 120 months comes out near 0.7): shown for comparison, not chosen.",
+    ),
+    "median_ratio": MethodInfo(
+        "Median survival and events (or follow-up) per arm",
+        f"yi = −ln(M_T / M_C) ({_MEDIAN_ASSUME}); vi = 1/E_T + 1/E_C (events estimated from "
+        "median follow-up F, uniform accrual on [0, 2F], when not reported)",
+        ("michiels2005",),
+        _MEDIAN_CAVEAT.format(name="median_ratio", cover="85-90%"),
+        "yi = ln(M_T / M_C); vi = 1/E_T + 1/E_C",
+    ),
+    "median_ci": MethodInfo(
+        "Median survival with its confidence interval per arm",
+        f"yi = −ln(M_T / M_C) ({_MEDIAN_ASSUME}); vi = se_T² + se_C², se = (ln U − ln L) / "
+        "(2·z) of each median (from one half of the CI when a bound is unusable)",
+        ("michiels2005",),
+        "Coverage was 94-96% in the simulation, which assumed exponential survival; with other "
+        "survival shapes the medians' CIs and the HR need not agree.",
+        "yi = ln(M_T / M_C); vi = se_T² + se_C²",
+    ),
+    "median_p": MethodInfo(
+        "Median survival per arm and the p-value of their comparison",
+        f"yi = −ln(M_T / M_C) ({_MEDIAN_ASSUME}); vi = (yi / z_(1−p/2))²",
+        ("michiels2005", "tierney2007"),
+        _MEDIAN_CAVEAT.format(name="median_p", cover="80-85%"),
+        "yi = ln(M_T / M_C); vi = (yi / z_(1−p/2))²",
+    ),
+}
+
+ESTIMATORS = {
+    "DL": ("DerSimonian-Laird", ("dl1986",)),
+    "REML": ("restricted maximum likelihood (REML)", ("viechtbauer2005",)),
+    "ML": ("maximum likelihood (ML)", ("viechtbauer2005",)),
+    "PM": ("Paule-Mandel", ("pm1982",)),
+    "SJ": ("Sidik-Jonkman", ("sj2005",)),
+    "HE": ("Hedges (HE)", ("ho1985",)),
+    "EB": ("empirical Bayes (EB)", ("morris1983",)),
+}
+TESTS = {
+    "z": ("Wald-type z test and normal-based confidence interval", ()),
+    "knha": (
+        "Hartung-Knapp-Sidik-Jonkman method (t distribution with k − 1 df, not truncated)",
+        ("hk2001", "sj2002", "inthout2014"),
+    ),
+}
+
+
+@dataclass
+class Citer:
+    """Numbers references in order of first citation."""
+
+    order: list[str] = field(default_factory=list)
+
+    def __call__(self, *keys: str) -> str:
+        nums = []
+        for k in keys:
+            if k not in self.order:
+                self.order.append(k)
+            nums.append(self.order.index(k) + 1)
+        return f"[{', '.join(map(str, sorted(set(nums))))}]" if nums else ""
+
+    def listing(self) -> list[tuple[int, str]]:
+        return [(i + 1, REFERENCES[k]) for i, k in enumerate(self.order)]
+
+
+def method_info(name: str) -> MethodInfo:
+    return METHODS.get(
+        str(name), MethodInfo(str(name), "see docs/methods.md", (), "method not documented here")
+    )
+
+
+def _names(xs) -> str:
+    xs = list(xs)
+    return xs[0] if len(xs) == 1 else ", ".join(xs[:-1]) + " and " + xs[-1]
+
+
+def methods_section(config: dict, used: dict[str, int], cite: Citer) -> dict:
+    """Paragraphs (plain text, cited) of the methods and the caveats, from the config.
+
+    ``used``: source_method -> number of chosen comparisons (in the order to show them).
+    """
+    pooling = {"method": "REML", "test": "knha", "level": 0.95, **(config.get("pooling") or {})}
+    sens = config.get("sensitivity") or {}
+    level = f"{float(pooling['level']) * 100:g}%"
+    est_name, est_refs = ESTIMATORS.get(pooling["method"], (pooling["method"], ()))
+    test_name, test_refs = TESTS.get(pooling["test"], (pooling["test"], ()))
+    paras = []
+    harm = (
+        "Each study comparison (study, outcome, treatment arm, control arm) was put on the log "
+        "hazard ratio of the analysis's treatment versus its control (HR < 1 favours the "
+        "treatment; for the ratio of medians, > 1 does), with its variance, by the first method "
+        "in a fixed order of precedence that the reported numbers allowed (docs/methods.md §1). "
+    )
+    if used:
+        parts = []
+        for name, n in used.items():
+            info = method_info(name)
+            parts.append(
+                f"{name} ({info.label.lower()}; {n} comparison{'s' * (n != 1)}) {cite(*info.refs)}"
+            )
+        harm += f"Methods used in this run: {'; '.join(parts)}. "
+    harm += (
+        "Where more than one method was possible, the others are shown beside the chosen one in "
+        "the audit trail. A hazard ratio reported the other way round was inverted. "
+    )
+    multi = config.get("multiarm", "split")
+    if multi == "combine":
+        harm += (
+            "In multi-arm studies the treatment arms sharing one control were combined (n and "
+            f"events summed) before deriving one comparison {cite('cochrane')}."
+        )
+    else:
+        harm += (
+            "In multi-arm studies a control arm shared by several comparisons had its n and events "
+            "divided evenly among them for the count-based methods; hazard ratios reported per "
+            f"comparison were kept as reported {cite('cochrane')}."
+        )
+    paras.append(harm)
+
+    pool = (
+        f"Comparisons were pooled by inverse-variance random-effects meta-analysis; the "
+        f"between-study variance tau² was estimated by {est_name} {cite(*est_refs)}, and the "
+        f"{level} confidence interval and the test of the overall effect used the {test_name} "
+        f"{cite(*test_refs)}. The {level} prediction interval is estimate ± crit·√(se² + tau²) "
+        f"with the test's critical value {cite('higgins2009')}; heterogeneity is reported as "
+        f"Cochran's Q with its df and p, I² and H² {cite('higgins2002')}, and tau² with its "
+        f"Q-profile confidence interval {cite('viechtbauer2007')}. Every pooled number "
+        f"reproduces R's metafor (rma.uni, predict, confint) {cite('metafor')}. An analysis "
+        "with a single comparison shows that comparison's own estimate."
+    )
+    paras.append(pool)
+
+    methods = [m for m in sens.get("methods", [pooling["method"]])]
+    tests = [t for t in sens.get("tests", [pooling["test"]])]
+    refs = []
+    for m in methods:
+        refs += ESTIMATORS.get(m, ("", ()))[1]
+    sens_text = (
+        f"Sensitivity analyses: every tau² estimator in {_names(methods)} crossed with the "
+        f"{_names(tests)} test{'s' * (len(tests) != 1)} {cite(*dict.fromkeys(refs))}; "
+        f"leave-one-out, cumulative (by year) and influence diagnostics "
+        f"{cite('vc2010')}; subgroups pooled each with its own tau², with the test for subgroup "
+        f"differences (Q between subgroups) {cite('borenstein2013')}; Egger's regression test "
+        f"(predictor: standard error) {cite('egger1997')}, Begg's rank correlation test "
+        f"{cite('begg1994')} and trim-and-fill (estimator L0) {cite('duval2000')}, shown on a "
+        f"contour-enhanced funnel plot {cite('peters2008')} — with fewer than 10 comparisons "
+        f"these tests have little power {cite('sterne2011')}; and a permutation test "
+        f"{cite('follmann1999')}."
+    )
+    if sens.get("gosh"):
+        sens_text += (
+            f" A GOSH analysis fitted the model to every subset of comparisons (a seeded "
+            f"random sample when there are too many) {cite('olkin2012')}."
+        )
+    paras.append(sens_text)
+    paras.append(
+        "Certainty of the evidence is summarized in the GRADE manner "
+        f"{cite('grade2011')} as a draft for the reviewers: the domains are rated by the fixed "
+        "rules stated beside each table, which a reviewer must check and may overrule."
+    )
+
+    caveats = [
+        {
+            "text": "Median-based methods under-cover: in the simulation study of the test suite "
+            "(tests/harmonize/test_simulation.py) the 95% confidence intervals of median_ratio "
+            "and median_p held the true hazard ratio only 80-90% of the time (median_ratio "
+            "85-90%, median_p 80-85%), because Kaplan-Meier medians vary more than 1/E assumes; "
+            "all median methods also rest on exponential survival. Their intervals, and a pool "
+            "that leans on them, are narrower than they should be.",
+            "methods": ("median_ratio", "median_p", "median_ci"),
+        },
+        {"text": _CURVE_CAVEAT, "methods": ("survival_curve",)},
+        {
+            "text": "A p-value printed as a bound ('p < 0.05') is used conservatively for hr_p; "
+            "for p_events and median_p it pulls the estimate toward no effect, and such rows "
+            "are flagged.",
+            "methods": ("hr_p", "p_events", "median_p"),
+        },
+    ]
+    return {"paragraphs": paras, "caveats": caveats}

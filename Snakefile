@@ -24,7 +24,6 @@ localrules:
 include: "workflow/rules/common.smk"
 include: "workflow/rules/harmonize.smk"
 include: "workflow/rules/pool.smk"
-include: "workflow/rules/figures.smk"
 include: "workflow/rules/report.smk"
 
 

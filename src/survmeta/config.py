@@ -14,8 +14,8 @@ from pathlib import Path
 
 import yaml
 
+from .problems import Problem
 from .tables import DEFAULT_ARM_CLASSES
-from .validate import Problem
 
 
 def _key(path) -> str:
@@ -115,3 +115,12 @@ def unmatched_analyses(tables: dict, config: dict, label: str) -> list[Problem]:
                 )
             )
     return problems
+
+
+def missing_files(inputs: dict) -> list[Problem]:
+    """Input tables that do not exist (checked before snakemake builds its DAG)."""
+    return [
+        Problem(str(path), None, None, "file not found")
+        for path in inputs.values()
+        if not Path(path).is_file()
+    ]

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 DEFAULT_ARM_CLASSES = ("liver_directed", "systemic", "combined", "observation", "other")
 DEFAULT_MODALITIES = (
@@ -147,6 +149,8 @@ def read_raw(path: str | Path, table: str | None = None) -> pd.DataFrame:
     A UTF-8 byte-order mark and Windows line endings are accepted. A workbook may
     hold one table (its first sheet) or all of them, one sheet named for each table.
     """
+    import pandas as pd  # not at import: the workflow checks its config before pandas loads
+
     path = Path(path)
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         with pd.ExcelFile(path) as book:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import difflib
 import math
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import pandas as pd
 
+from .problems import InputError, Problem
 from .pvalues import parse_p
 from .tables import (
     BOOLEANS,
@@ -36,30 +36,6 @@ CURVE_TABLES = {
     "km_points": ("surv_prop", False),
     "km_at_risk": ("n_at_risk", True),
 }
-
-
-@dataclass
-class Problem:
-    file: str
-    row: int | None
-    column: str | None
-    message: str
-
-    def __str__(self) -> str:
-        where = [self.file]
-        if self.row is not None:
-            where.append(str(self.row))
-        if self.column:
-            where.append(self.column)
-        return ":".join(where) + ": " + self.message
-
-
-class InputError(Exception):
-    """The inputs break the contract; ``problems`` says where and how."""
-
-    def __init__(self, problems: list[Problem]):
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
 
 
 def _decimals(text: str) -> int:

@@ -4,9 +4,13 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-from survmeta.diagnostics import output_paths
-from survmeta.config import analysis_problems, schema_problems, unmatched_analyses
-from survmeta.validate import InputError, load_inputs
+from survmeta.outputs import output_paths
+from survmeta.config import (
+    analysis_problems,
+    missing_files,
+    schema_problems,
+    unmatched_analyses,
+)
 
 SCHEMA = Path(workflow.current_basedir) / "../schemas/config.schema.yaml"
 
@@ -30,11 +34,20 @@ def check_config():
     problems = problems or analysis_problems(config, config_label())
     if problems:
         stop(problems, "the config")
+    missing = missing_files(config["inputs"])
+    if missing:
+        stop(missing, "the input tables")
     validate(config, SCHEMA)  # fills in the schema's defaults
 
 
 def check_inputs():
-    """Stop when a table breaks the contract or an analysis matches no study."""
+    """Stop when a table breaks the contract or an analysis matches no study.
+
+    Run at onstart: after the DAG is built and only when a job is to run (a no-op
+    rerun does not load pandas), always before any job writes anything.
+    """
+    from survmeta.validate import InputError, load_inputs
+
     try:
         tables = load_inputs(
             config["inputs"],
@@ -49,7 +62,11 @@ def check_inputs():
 
 
 check_config()
-check_inputs()
+
+
+onstart:
+    check_inputs()
+
 
 ANALYSES = [a["id"] for a in config["analyses"]]
 

@@ -5,10 +5,20 @@ rule report:
         excluded="results/excluded.csv",
         derivations="results/derivations.csv",
         pooled="results/pooled.csv",
-        figures=figure_outputs(),
         sensitivity=sensitivity_outputs(),
         gosh=gosh_outputs(),
     output:
+        forest=report(
+            expand("results/figures/{analysis}.svg", analysis=ANALYSES),
+            caption="../report/forest.rst",
+            category="Forest plots",
+        ),
+        funnel=report(
+            expand("results/figures/{analysis}_funnel.svg", analysis=ANALYSES),
+            caption="../report/funnel.rst",
+            category="Funnel plots",
+        ),
+        gosh=expand("results/figures/{analysis}_gosh.svg", analysis=GOSH_ANALYSES),
         html=report(
             "report/index.html", caption="../report/index.rst", category="Report"
         ),
@@ -24,5 +34,7 @@ rule report:
         runtime=10,
     params:
         config=config,
+        analyses=config["analyses"],
+        level=config["pooling"].get("level", 0.95),
     script:
         "../scripts/report.py"

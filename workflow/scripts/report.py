@@ -1,14 +1,21 @@
-"""Render report/index.html from the results (thin adapter over survmeta)."""
+"""Draw every figure and render report/index.html (thin adapter over survmeta).
+
+Figures and report are one job: each job costs a Python start and its imports,
+more than drawing a few SVGs does (bench/speed.py).
+"""
 
 import sys
 
 sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
 
+from survmeta.figures.data import gosh_tables, read_table, sensitivity_tables  # noqa: E402
+from survmeta.figures.plots import analysis_figures  # noqa: E402
 from survmeta.io import write_text  # noqa: E402
 from survmeta.report.build import build_report  # noqa: E402
+from survmeta.tables import read_raw  # noqa: E402
 
-inp = snakemake.input  # noqa: F821
-config = snakemake.params.config  # noqa: F821
+inp, p = snakemake.input, snakemake.params  # noqa: F821
+config = p.config
 named = dict(inp.items())
 
 
@@ -18,15 +25,38 @@ def files(name):
     return [value] if isinstance(value, str) else list(value)
 
 
+effects, pooled = read_table(inp.effects), read_table(inp.pooled)
+arms = read_raw(inp.arms, "arms")
+sensitivity = sensitivity_tables(files("sensitivity"))
+gosh = gosh_tables(files("gosh"), [a["id"] for a in p.analyses])
+figures = []
+for analysis in p.analyses:
+    aid = analysis["id"]
+    svgs = analysis_figures(
+        analysis,
+        effects,
+        pooled,
+        arms=arms,
+        sensitivity=sensitivity.get(aid, {}),
+        gosh=gosh.get(aid),
+        level=p.level,
+    )
+    for kind, svg in svgs.items():
+        path = f"results/figures/{aid}{'' if kind == 'forest' else '_' + kind}.svg"
+        write_text(path, svg)
+        figures.append(path)
+    print(f"{aid}: {', '.join(svgs)} drawn", file=sys.stderr)
+
 html = build_report(
     tables={name: named[name] for name in config["inputs"]},
     effects=inp.effects,
     excluded=named.get("excluded"),
     derivations=named.get("derivations"),
     pooled=inp.pooled,
-    figures=files("figures"),
+    figures=figures,
     config=config,
     sensitivity=files("sensitivity"),
     gosh=files("gosh"),
 )
 write_text(snakemake.output.html, html)  # noqa: F821
+print("report/index.html written", file=sys.stderr)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from statistics import NormalDist
 
-from scipy.stats import norm
+#: The standard normal (stdlib: the harmonize job needs only its quantiles, not scipy).
+NORMAL = NormalDist()
 
 
 class NotEstimable(Exception):
@@ -31,13 +33,13 @@ class Derivation:
 
 
 def z_two_sided(p: float) -> float:
-    """z_{1-p/2}, computed as norm.isf(p/2) so it stays finite for tiny p."""
-    return float(norm.isf(p / 2.0))
+    """z_{1-p/2} as -Phi^{-1}(p/2) (never Phi^{-1}(1 - p/2), which is infinite for tiny p)."""
+    return -NORMAL.inv_cdf(p / 2.0) if p < 1.0 else 0.0
 
 
 def z_level(level: float) -> float:
     """The normal quantile z_{(1+L)/2} for a CI at level L."""
-    return float(norm.isf((1.0 - level) / 2.0))
+    return -NORMAL.inv_cdf((1.0 - level) / 2.0)
 
 
 def fmt(x: float) -> str:

@@ -28,7 +28,7 @@ rule report:
         "benchmarks/report.tsv"
     conda:
         "../envs/survmeta.yaml"
-    threads: 1
+    threads: 4
     resources:
         mem_mb=1000,
         runtime=10,

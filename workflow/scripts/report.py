@@ -9,7 +9,7 @@ import sys
 sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
 
 from survmeta.figures.data import gosh_tables, read_table, sensitivity_tables  # noqa: E402
-from survmeta.figures.plots import analysis_figures  # noqa: E402
+from survmeta.figures.plots import all_figures  # noqa: E402
 from survmeta.io import write_text  # noqa: E402
 from survmeta.report.build import build_report  # noqa: E402
 from survmeta.tables import read_raw  # noqa: E402
@@ -29,18 +29,18 @@ effects, pooled = read_table(inp.effects), read_table(inp.pooled)
 arms = read_raw(inp.arms, "arms")
 sensitivity = sensitivity_tables(files("sensitivity"))
 gosh = gosh_tables(files("gosh"), [a["id"] for a in p.analyses])
+drawn = all_figures(
+    p.analyses,
+    effects,
+    pooled,
+    arms=arms,
+    sensitivity=sensitivity,
+    gosh=gosh,
+    level=p.level,
+    workers=snakemake.threads,  # noqa: F821
+)
 figures = []
-for analysis in p.analyses:
-    aid = analysis["id"]
-    svgs = analysis_figures(
-        analysis,
-        effects,
-        pooled,
-        arms=arms,
-        sensitivity=sensitivity.get(aid, {}),
-        gosh=gosh.get(aid),
-        level=p.level,
-    )
+for aid, svgs in drawn.items():
     for kind, svg in svgs.items():
         path = f"results/figures/{aid}{'' if kind == 'forest' else '_' + kind}.svg"
         write_text(path, svg)

@@ -108,3 +108,41 @@ def analysis_figures(
 def forest_plots(effects: pd.DataFrame, pooled: pd.DataFrame, analyses: list[dict]) -> dict:
     """Forest SVG text per analysis id (for the rule that writes only forest plots)."""
     return {a["id"]: forest_for(a, effects, pooled) for a in analyses}
+
+
+_SHARED: dict = {}
+
+
+def _draw_one(analysis: dict) -> dict[str, str]:
+    s = _SHARED
+    return analysis_figures(
+        analysis,
+        s["effects"],
+        s["pooled"],
+        arms=s["arms"],
+        sensitivity=s["sensitivity"].get(analysis["id"], {}),
+        gosh=s["gosh"].get(analysis["id"]),
+        level=s["level"],
+    )
+
+
+def all_figures(analyses, effects, pooled, *, arms, sensitivity, gosh, level, workers=1):
+    """{analysis id: {kind: svg}} for every analysis, drawn by ``workers`` processes.
+
+    A forest plot takes a few tenths of a second; a 50-analysis review draws 150
+    figures, so the job uses the cores snakemake gives it. Workers are forked
+    with the tables already loaded; each figure is deterministic on its own, so
+    the files do not depend on the number of workers.
+    """
+    _SHARED.update(
+        effects=effects, pooled=pooled, arms=arms, sensitivity=sensitivity, gosh=gosh, level=level
+    )
+    analyses = list(analyses)
+    if workers > 1 and len(analyses) > 2:
+        import multiprocessing
+
+        with multiprocessing.get_context("fork").Pool(min(workers, len(analyses))) as pool:
+            drawn = pool.map(_draw_one, analyses, chunksize=1)
+    else:
+        drawn = [_draw_one(a) for a in analyses]
+    return {a["id"]: svgs for a, svgs in zip(analyses, drawn, strict=True)}

@@ -15,10 +15,9 @@ if not workflow.config_settings.configfiles:
 report: "workflow/report/workflow.rst"
 
 
-# Light jobs stay on the submitting node when run with a cluster profile (profiles/).
+# The target rule stays on the submitting node when run with a cluster profile (profiles/).
 localrules:
     all,
-    report,
 
 
 include: "workflow/rules/common.smk"

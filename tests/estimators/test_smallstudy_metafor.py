@@ -13,30 +13,13 @@ import pytest
 
 from survmeta.estimators.smallstudy import kendall_cdf, ranktest, regtest, trimfill
 
+from .reference import close, value
+
 FIXTURE = json.loads(
     (Path(__file__).parents[1] / "fixtures" / "moderators_metafor.json").read_text()
 )
 DATASETS = {d["id"]: d for d in FIXTURE["datasets"]}
 CASES = [c for c in FIXTURE["smallstudy"] if c["error"] is None]
-
-
-def value(x):
-    if isinstance(x, list):
-        assert len(x) == 1, x
-        x = x[0]
-    if x is None:
-        return math.nan
-    if isinstance(x, str):
-        return float(x.replace("Inf", "inf"))
-    return float(x)
-
-
-def close(ours, ref):
-    if math.isnan(ref):
-        return math.isnan(ours)
-    if math.isinf(ref):
-        return ours == ref
-    return abs(ours - ref) <= 1e-5 + 1e-5 * abs(ref)
 
 
 def data(case):

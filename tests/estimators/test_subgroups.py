@@ -19,29 +19,12 @@ from survmeta.estimators.subgroups import (
     subgroups_common_tau2,
 )
 
+from .reference import close, value
+
 FIXTURE = json.loads(
     (Path(__file__).parents[1] / "fixtures" / "moderators_metafor.json").read_text()
 )
 DATASETS = {d["id"]: d for d in FIXTURE["datasets"]}
-
-
-def value(x):
-    if isinstance(x, list):
-        assert len(x) == 1, x
-        x = x[0]
-    if x is None:
-        return math.nan
-    if isinstance(x, str):
-        return float(x.replace("Inf", "inf"))
-    return float(x)
-
-
-def close(ours, ref):
-    if math.isnan(ref):
-        return math.isnan(ours)
-    if math.isinf(ref):
-        return ours == ref
-    return abs(ours - ref) <= 1e-5 + 1e-5 * abs(ref)
 
 
 GROUP_FIELDS = {

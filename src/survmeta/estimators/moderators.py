@@ -31,10 +31,10 @@ from scipy import stats
 from .rma import DOUBLE_EPS, METHODS, TESTS
 from .tau2 import (
     FISHER_NOT_CONVERGED,
-    MAXITER,
     PM_TAU2_MAX_LOW,
     THRESHOLD,
     pm_tau2_max,
+    scoring_loop,
     solve_decreasing,
 )
 
@@ -215,31 +215,9 @@ def fisher_scoring_mods(method: str, y, v, X) -> Tau2Fit:
     yc = _centered(y)
     he = wls(Xs, yc, np.ones_like(y))
     tau2 = np.maximum(0.0, _he_untruncated(v, he, k, p))
-    active = np.ones(d, dtype=bool)
-    diverged = np.zeros(active.shape, dtype=bool)
-    for _ in range(MAXITER + 1):
-        idx = np.flatnonzero(active)
-        if idx.size == 0:
-            break
-        t = tau2[idx]
-        adj = _fisher_step(method, yc[:, idx], v[:, idx], Xs[idx], t, k, p)
-        adj = np.where(np.isnan(adj), 0.0, adj)
-        # An infinite step (a variance so small that the information underflows)
-        # cannot be halved back to >= 0: the scoring has diverged.
-        inf = ~np.isfinite(adj)
-        adj = np.where(inf, 0.0, adj)
-        # From tau^2 = 0 metafor halves a negative step until it underflows to -0.0.
-        adj = np.where((t == 0) & (adj < 0), 0.0, adj)
-        neg = t + adj < 0
-        while neg.any():
-            adj = np.where(neg, adj / 2.0, adj)
-            neg = t + adj < 0
-        new = t + adj
-        tau2[idx] = new
-        active[idx] = np.abs(new - t) > THRESHOLD
-        diverged[idx[inf]] = True
-        active[idx[inf]] = False
-    failed = active | diverged
+    tau2, failed = scoring_loop(
+        lambda idx, t: _fisher_step(method, yc[:, idx], v[:, idx], Xs[idx], t, k, p), tau2
+    )
     warning = np.full(d, None, dtype=object)
     if method in ("ML", "REML"):
         ll0 = log_likelihood_mods(method, yc, v, Xs, 0.0)

@@ -171,16 +171,16 @@ def log_likelihood(method: str, y: np.ndarray, v: np.ndarray, tau2) -> np.ndarra
     return ll - 0.5 * (k - 1) * np.log(2 * np.pi) - 0.5 * np.log(sw)
 
 
-def fisher_scoring(method: str, y: np.ndarray, v: np.ndarray) -> Tau2Fit:
-    """metafor's Fisher scoring for ML, REML and EB, all datasets at once.
+def scoring_loop(step, tau2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """metafor's Fisher-scoring iteration, every column at once: (tau^2, failed).
 
-    Starts at max(0, untruncated HE); halves a step that would make tau^2
-    negative; stops when |change| <= 1e-12. A dataset still moving after
-    10,000 steps has failed (EB can oscillate for ever). For ML and REML the
-    result is then replaced by 0 when the likelihood at 0 is higher (metafor's
-    ``ll0check``): Fisher scoring can stop at a local maximum.
+    ``step(idx, t)`` gives the adjustment for the columns ``idx`` at tau^2 = ``t``.
+    A step that would make tau^2 negative is halved; a column stops when it moves
+    by <= 1e-12 and has failed when still moving after 10,000 steps, or when a
+    step is infinite (a variance so small that the information underflows: it
+    cannot be halved back to >= 0).
     """
-    tau2 = np.maximum(0.0, hedges_untruncated(y, v))
+    tau2 = np.array(tau2, dtype=float)
     active = np.ones(tau2.shape, dtype=bool)
     diverged = np.zeros(active.shape, dtype=bool)
     for _ in range(MAXITER + 1):
@@ -188,10 +188,8 @@ def fisher_scoring(method: str, y: np.ndarray, v: np.ndarray) -> Tau2Fit:
         if idx.size == 0:
             break
         t = tau2[idx]
-        adj = _fisher_step(method, y[:, idx], v[:, idx], t)
+        adj = step(idx, t)
         adj = np.where(np.isnan(adj), 0.0, adj)
-        # An infinite step (a variance so small that the information underflows)
-        # cannot be halved back to >= 0: the scoring has diverged.
         inf = ~np.isfinite(adj)
         adj = np.where(inf, 0.0, adj)
         # From tau^2 = 0 metafor halves a negative step until it underflows to -0.0:
@@ -206,7 +204,20 @@ def fisher_scoring(method: str, y: np.ndarray, v: np.ndarray) -> Tau2Fit:
         active[idx] = np.abs(new - t) > THRESHOLD
         diverged[idx[inf]] = True
         active[idx[inf]] = False
-    failed = active | diverged
+    return tau2, active | diverged
+
+
+def fisher_scoring(method: str, y: np.ndarray, v: np.ndarray) -> Tau2Fit:
+    """metafor's Fisher scoring for ML, REML and EB, all datasets at once.
+
+    Starts at max(0, untruncated HE); halves a step that would make tau^2
+    negative; stops when |change| <= 1e-12. A dataset still moving after
+    10,000 steps has failed (EB can oscillate for ever). For ML and REML the
+    result is then replaced by 0 when the likelihood at 0 is higher (metafor's
+    ``ll0check``): Fisher scoring can stop at a local maximum.
+    """
+    tau2 = np.maximum(0.0, hedges_untruncated(y, v))
+    tau2, failed = scoring_loop(lambda idx, t: _fisher_step(method, y[:, idx], v[:, idx], t), tau2)
     if method in ("ML", "REML"):
         ll0 = log_likelihood(method, y, v, 0.0)
         ll = log_likelihood(method, y, v, tau2)

@@ -17,6 +17,8 @@ OUTPUTS = [
     "results/excluded.csv",
     "results/pooled.csv",
     "results/derivations.csv",
+    "results/validated/studies.csv",
+    "results/validated/arms.csv",
     "results/figures/os_ld_vs_sys.svg",
     "results/figures/os_ld_vs_no_ld.svg",
     "results/figures/os_mr_ld_vs_sys.svg",

@@ -98,6 +98,7 @@ def final_outputs():
     return [
         "results/effects.csv",
         "results/excluded.csv",
+        *expand("results/validated/{table}.csv", table=list(config["inputs"])),
         "results/pooled.csv",
         *figure_outputs(),
         *sensitivity_outputs(),

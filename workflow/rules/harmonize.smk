@@ -7,6 +7,7 @@ rule harmonize:
         ),
         excluded="results/excluded.csv",
         derivations="results/derivations.csv",
+        validated=expand("results/validated/{table}.csv", table=list(config["inputs"])),
     log:
         "logs/harmonize.log",
     benchmark:

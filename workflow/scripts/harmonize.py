@@ -13,3 +13,6 @@ tables = load_inputs(p.inputs, arm_classes=p.arm_classes, modalities=p.modalitie
 out = harmonize(tables, {"analyses": p.analyses, "multiarm": p.multiarm})
 for name in ("effects", "excluded", "derivations"):
     write_csv(snakemake.output[name], out[name])  # noqa: F821
+for name, table in tables.items():  # the typed, checked tables (design.md's results/validated/)
+    write_csv(f"results/validated/{name}.csv", table)
+print(f"validated {', '.join(tables)}; {len(out['effects'])} effects", file=sys.stderr)

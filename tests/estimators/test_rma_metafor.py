@@ -13,6 +13,8 @@ import pytest
 
 from survmeta.estimators.rma import rma
 
+from .reference import close, value
+
 FIXTURE = json.loads((Path(__file__).parents[1] / "fixtures" / "pooling_metafor.json").read_text())
 DATASETS = {d["id"]: d for d in FIXTURE["datasets"]}
 
@@ -38,22 +40,6 @@ FIELDS = {
     "h2_ci_low": "H2_ci_lb",
     "h2_ci_high": "H2_ci_ub",
 }
-
-
-def value(x):
-    if x is None:
-        return math.nan
-    if isinstance(x, str):
-        return float(x.replace("Inf", "inf"))
-    return float(x)
-
-
-def close(ours, ref):
-    if math.isnan(ref):
-        return math.isnan(ours)
-    if math.isinf(ref):
-        return ours == ref
-    return abs(ours - ref) <= 1e-5 + 1e-5 * abs(ref)
 
 
 def fit_case(case, level=0.95):

@@ -17,6 +17,8 @@ from survmeta.estimators.gosh import gosh, included, mask_members, subset_masks,
 from survmeta.estimators.permutation import permutest
 from survmeta.estimators.sensitivity import cumul, influence, leave1out
 
+from .reference import close, value
+
 FIXTURE = json.loads(
     (Path(__file__).parents[1] / "fixtures" / "sensitivity_metafor.json").read_text()
 )
@@ -34,22 +36,6 @@ INFLUENCE_FIELDS = {
 GOSH_FIELDS = {"estimate": "estimate", "tau2": "tau2", "i2": "I2", "h2": "H2", "q": "QE"}
 
 COUNT = {"compared": 0}
-
-
-def value(x):
-    if x is None:
-        return math.nan
-    if isinstance(x, str):
-        return float(x.replace("Inf", "inf"))
-    return float(x)
-
-
-def close(ours, ref):
-    if math.isnan(ref):
-        return math.isnan(ours)
-    if math.isinf(ref):
-        return ours == ref
-    return abs(ours - ref) <= 1e-5 + 1e-5 * abs(ref)
 
 
 def compare(df, fields, ref):

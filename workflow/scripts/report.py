@@ -8,7 +8,12 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
 
-from survmeta.figures.data import gosh_tables, read_table, sensitivity_tables  # noqa: E402
+from survmeta.figures.data import (  # noqa: E402
+    FIGURE_SUFFIXES,
+    gosh_tables,
+    read_table,
+    sensitivity_tables,
+)
 from survmeta.figures.plots import all_figures  # noqa: E402
 from survmeta.io import write_text  # noqa: E402
 from survmeta.report.build import build_report  # noqa: E402
@@ -39,12 +44,9 @@ drawn = all_figures(
     level=p.level,
     workers=snakemake.threads,  # noqa: F821
 )
-figures = []
 for aid, svgs in drawn.items():
     for kind, svg in svgs.items():
-        path = f"results/figures/{aid}{'' if kind == 'forest' else '_' + kind}.svg"
-        write_text(path, svg)
-        figures.append(path)
+        write_text(f"results/figures/{aid}{FIGURE_SUFFIXES[kind]}.svg", svg)
     print(f"{aid}: {', '.join(svgs)} drawn", file=sys.stderr)
 
 html = build_report(
@@ -53,7 +55,7 @@ html = build_report(
     excluded=named.get("excluded"),
     derivations=named.get("derivations"),
     pooled=inp.pooled,
-    figures=figures,
+    figures=drawn,
     config=config,
     sensitivity=files("sensitivity"),
     gosh=files("gosh"),

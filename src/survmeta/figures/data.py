@@ -13,20 +13,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..outputs import COLUMNS
+
 #: Files ``results/sensitivity/<analysis_id>/<name>.csv`` (design.md, "Other analyses").
-SENSITIVITY_NAMES = (
-    "leave1out",
-    "cumul",
-    "influence",
-    "regtest",
-    "ranktest",
-    "trimfill",
-    "trimfill_filled",
-    "permutest",
-    "subgroups",
-    "subgroups_common",
-    "metareg",
-)
+SENSITIVITY_NAMES = tuple(COLUMNS)
 #: Figure kind -> file name suffix: ``results/figures/<analysis_id><suffix>.svg``.
 FIGURE_SUFFIXES = {"forest": "", "funnel": "_funnel", "gosh": "_gosh"}
 #: The row of ``subgroups.csv`` that holds the test for subgroup differences.

@@ -84,15 +84,16 @@ def build_report(
     excluded,
     derivations,
     pooled,
-    figures: Iterable,
+    figures: Iterable | dict,
     config: dict,
     sensitivity: Iterable = (),
     gosh: Iterable = (),
 ) -> str:
     """The report's HTML from the result files (paths) and the run's config.
 
-    ``tables``: {input table name: path} (studies and arms are shown); ``figures``: the SVG
-    files; ``sensitivity``: results/sensitivity/<id>/<name>.csv files; ``gosh``:
+    ``tables``: {input table name: path} (studies and arms are shown); ``figures``: the
+    SVG files, or the figures already drawn as {analysis_id: {kind: svg}};
+    ``sensitivity``: results/sensitivity/<id>/<name>.csv files; ``gosh``:
     results/gosh/<id>.csv files.
     """
     from .render import render_report
@@ -115,7 +116,7 @@ def build_report(
         arms=arms,
         sensitivity=sensitivity_tables(sensitivity),
         gosh=gosh_tables(gosh, ids),
-        figures=figure_map(figures, ids),
+        figures=figures if isinstance(figures, dict) else figure_map(figures, ids),
         versions=software_versions(),
         inputs=inputs,
         config_text=config_yaml(config),

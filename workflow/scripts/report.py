@@ -8,16 +8,10 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
 
-from survmeta.figures.data import (  # noqa: E402
-    FIGURE_SUFFIXES,
-    gosh_tables,
-    read_table,
-    sensitivity_tables,
-)
+from survmeta.figures.data import FIGURE_SUFFIXES  # noqa: E402
 from survmeta.figures.plots import all_figures  # noqa: E402
 from survmeta.io import write_text  # noqa: E402
-from survmeta.report.build import build_report  # noqa: E402
-from survmeta.tables import read_raw  # noqa: E402
+from survmeta.report.build import load_results, render_results  # noqa: E402
 
 inp, p = snakemake.input, snakemake.params  # noqa: F821
 config = p.config
@@ -30,17 +24,23 @@ def files(name):
     return [value] if isinstance(value, str) else list(value)
 
 
-effects, pooled = read_table(inp.effects), read_table(inp.pooled)
-arms = read_raw(inp.arms, "arms")
-sensitivity = sensitivity_tables(files("sensitivity"))
-gosh = gosh_tables(files("gosh"), [a["id"] for a in p.analyses])
+results = load_results(
+    tables={name: named[name] for name in config["inputs"]},
+    effects=inp.effects,
+    excluded=named.get("excluded"),
+    derivations=named.get("derivations"),
+    pooled=inp.pooled,
+    config=config,
+    sensitivity=files("sensitivity"),
+    gosh=files("gosh"),
+)
 drawn = all_figures(
     p.analyses,
-    effects,
-    pooled,
-    arms=arms,
-    sensitivity=sensitivity,
-    gosh=gosh,
+    results["effects"],
+    results["pooled"],
+    arms=results["arms"],
+    sensitivity=results["sensitivity"],
+    gosh=results["gosh"],
     level=p.level,
     workers=snakemake.threads,  # noqa: F821
 )
@@ -49,16 +49,5 @@ for aid, svgs in drawn.items():
         write_text(f"results/figures/{aid}{FIGURE_SUFFIXES[kind]}.svg", svg)
     print(f"{aid}: {', '.join(svgs)} drawn", file=sys.stderr)
 
-html = build_report(
-    tables={name: named[name] for name in config["inputs"]},
-    effects=inp.effects,
-    excluded=named.get("excluded"),
-    derivations=named.get("derivations"),
-    pooled=inp.pooled,
-    figures=drawn,
-    config=config,
-    sensitivity=files("sensitivity"),
-    gosh=files("gosh"),
-)
-write_text(snakemake.output.html, html)  # noqa: F821
+write_text(snakemake.output.html, render_results(results, drawn, config))  # noqa: F821
 print("report/index.html written", file=sys.stderr)

@@ -78,46 +78,67 @@ def _plain(x):
     return x
 
 
+def load_results(
+    tables: dict[str, str],
+    effects,
+    excluded,
+    derivations,
+    pooled,
+    config: dict,
+    sensitivity: Iterable = (),
+    gosh: Iterable = (),
+) -> dict:
+    """Everything the report shows, read once from the result files (paths).
+
+    ``tables``: {input table name: path} (studies and arms are shown, every one is
+    hashed); ``sensitivity``: results/sensitivity/<id>/<name>.csv files; ``gosh``:
+    results/gosh/<id>.csv files. The figures are drawn from the same tables.
+    """
+    ids = [a["id"] for a in config["analyses"]]
+    # already validated before any job ran: read, not re-checked
+    return {
+        "effects": read_table(effects),
+        "excluded": read_table(excluded) if excluded else None,
+        "derivations": read_table(derivations) if derivations else None,
+        "pooled": read_table(pooled),
+        "studies": read_raw(tables["studies"], "studies"),
+        "arms": read_raw(tables["arms"], "arms") if "arms" in tables else None,
+        "sensitivity": sensitivity_tables(sensitivity),
+        "gosh": gosh_tables(gosh, ids),
+        "inputs": [
+            (name, shown_path(config["inputs"].get(name, path)), sha256(path))
+            for name, path in tables.items()
+        ],
+    }
+
+
+def render_results(results: dict, figures: dict, config: dict) -> str:
+    """The report's HTML from :func:`load_results` and the drawn {id: {kind: svg}}."""
+    from .render import render_report
+
+    return render_report(
+        config=config,
+        **results,
+        figures=figures,
+        versions=software_versions(),
+        config_text=config_yaml(config),
+    )
+
+
 def build_report(
     tables: dict[str, str],
     effects,
     excluded,
     derivations,
     pooled,
-    figures: Iterable | dict,
+    figures: Iterable,
     config: dict,
     sensitivity: Iterable = (),
     gosh: Iterable = (),
 ) -> str:
-    """The report's HTML from the result files (paths) and the run's config.
-
-    ``tables``: {input table name: path} (studies and arms are shown); ``figures``: the
-    SVG files, or the figures already drawn as {analysis_id: {kind: svg}};
-    ``sensitivity``: results/sensitivity/<id>/<name>.csv files; ``gosh``:
-    results/gosh/<id>.csv files.
-    """
-    from .render import render_report
-
-    ids = [a["id"] for a in config["analyses"]]
-    # already validated before any job ran: read, not re-checked
-    studies = read_raw(tables["studies"], "studies")
-    arms = read_raw(tables["arms"], "arms") if "arms" in tables else None
-    inputs = [
-        (name, shown_path(config["inputs"].get(name, path)), sha256(path))
-        for name, path in tables.items()
-    ]
-    return render_report(
-        config=config,
-        effects=read_table(effects),
-        excluded=read_table(excluded) if excluded else None,
-        derivations=read_table(derivations) if derivations else None,
-        pooled=read_table(pooled),
-        studies=studies,
-        arms=arms,
-        sensitivity=sensitivity_tables(sensitivity),
-        gosh=gosh_tables(gosh, ids),
-        figures=figures if isinstance(figures, dict) else figure_map(figures, ids),
-        versions=software_versions(),
-        inputs=inputs,
-        config_text=config_yaml(config),
+    """The report's HTML from the result files and the SVG files already written."""
+    results = load_results(
+        tables, effects, excluded, derivations, pooled, config, sensitivity, gosh
     )
+    ids = [a["id"] for a in config["analyses"]]
+    return render_results(results, figure_map(figures, ids), config)

@@ -4,9 +4,7 @@ The reference is tests/fixtures/moderators_metafor.json, made by moderators_meta
 (metafor 3.8.1, control tol = threshold = 1e-12, maxiter = 10000).
 """
 
-import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,11 +17,9 @@ from survmeta.estimators.moderators import (
 )
 from survmeta.estimators.rma import rma
 
-from .reference import close, value
+from .reference import close, load, value
 
-FIXTURE = json.loads(
-    (Path(__file__).parents[1] / "fixtures" / "moderators_metafor.json").read_text()
-)
+FIXTURE = load("moderators_metafor.json")
 DATASETS = {d["id"]: d for d in FIXTURE["datasets"]}
 
 #: per-term arrays: ours -> metafor's

@@ -4,18 +4,16 @@ The reference is tests/fixtures/pooling_metafor.json, made by pooling_metafor.R
 (metafor 3.8.1, control tol = threshold = 1e-12, maxiter = 10000).
 """
 
-import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from survmeta.estimators.rma import rma
 
-from .reference import close, value
+from .reference import close, load, value
 
-FIXTURE = json.loads((Path(__file__).parents[1] / "fixtures" / "pooling_metafor.json").read_text())
+FIXTURE = load("pooling_metafor.json")
 DATASETS = {d["id"]: d for d in FIXTURE["datasets"]}
 
 # ours -> metafor's name

@@ -5,9 +5,7 @@ sensitivity_metafor.R (metafor 3.8.1, control tol = threshold = 1e-12,
 maxiter = 10000): leave1out, cumul, influence, gosh and permutest.
 """
 
-import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,11 +15,9 @@ from survmeta.estimators.gosh import gosh, included, mask_members, subset_masks,
 from survmeta.estimators.permutation import permutest
 from survmeta.estimators.sensitivity import cumul, influence, leave1out
 
-from .reference import close, value
+from .reference import close, load, value
 
-FIXTURE = json.loads(
-    (Path(__file__).parents[1] / "fixtures" / "sensitivity_metafor.json").read_text()
-)
+FIXTURE = load("sensitivity_metafor.json")
 DATASETS = {d["id"]: d for d in FIXTURE["datasets"]}
 
 LIST_FIELDS = {

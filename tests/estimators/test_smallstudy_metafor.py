@@ -4,20 +4,16 @@ Reference: tests/fixtures/moderators_metafor.json ("smallstudy", "trimfill_extra
 made by moderators_metafor.R (metafor 3.8.1, fully converged control).
 """
 
-import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from survmeta.estimators.smallstudy import kendall_cdf, ranktest, regtest, trimfill
 
-from .reference import close, value
+from .reference import close, load, value
 
-FIXTURE = json.loads(
-    (Path(__file__).parents[1] / "fixtures" / "moderators_metafor.json").read_text()
-)
+FIXTURE = load("moderators_metafor.json")
 DATASETS = {d["id"]: d for d in FIXTURE["datasets"]}
 CASES = [c for c in FIXTURE["smallstudy"] if c["error"] is None]
 

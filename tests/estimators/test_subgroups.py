@@ -5,9 +5,7 @@ with rma.uni, Q_between = QE of rma(est, sei = se, method = "FE"); the common-ta
 model is the "g"/"alloc" metareg of the same fixture).
 """
 
-import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,11 +17,9 @@ from survmeta.estimators.subgroups import (
     subgroups_common_tau2,
 )
 
-from .reference import close, value
+from .reference import close, load, value
 
-FIXTURE = json.loads(
-    (Path(__file__).parents[1] / "fixtures" / "moderators_metafor.json").read_text()
-)
+FIXTURE = load("moderators_metafor.json")
 DATASETS = {d["id"]: d for d in FIXTURE["datasets"]}
 
 

@@ -24,13 +24,13 @@ def test_edge_datasets_equal_metafor(fit):
     for ours, theirs in (
         ("estimate", "estimate"),
         ("se", "se"),
-        ("ci_low", "ci_lb"),
-        ("ci_high", "ci_ub"),
+        ("ci_lb", "ci_lb"),
+        ("ci_ub", "ci_ub"),
         ("tau2", "tau2"),
-        ("q", "QE"),
+        ("qe", "QE"),
         ("i2", "I2"),
     ):
-        got = float(getattr(res, ours)[0])
+        got = float(res.column(ours)[0])
         assert math.isclose(got, fit[theirs], rel_tol=1e-5, abs_tol=1e-5), (ours, got, fit[theirs])
 
 

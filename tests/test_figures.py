@@ -7,7 +7,6 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from survmeta.figures.data import (
     arm_events,
@@ -17,7 +16,6 @@ from survmeta.figures.data import (
     main_rows,
     sensitivity_tables,
     status_ok,
-    study_weights,
 )
 from survmeta.figures.funnel import begg_text, egger_text, funnel_svg, trimfill_text
 from survmeta.figures.gosh_plot import MAX_POINTS, gosh_svg
@@ -48,6 +46,22 @@ def _effects(k=5):
             "source_method": ["hr_ci"] * k,
         }
     )
+
+
+def _weights(eff):
+    """weights.csv for _effects(): 95% CIs and equal-ish weights (values only need to be
+    plausible for drawing)."""
+    w = 1 / eff["vi"]
+    return eff.assign(
+        ci_lb=eff["yi"] - 1.96 * eff["sei"], ci_ub=eff["yi"] + 1.96 * eff["sei"],
+        weight=100 * w / w.sum(),
+    )  # fmt: skip
+
+
+def _results(eff=None, pooled=None, **extra):
+    eff = _effects() if eff is None else eff
+    pooled = _pooled() if pooled is None else pooled
+    return {"effects": eff, "pooled": pooled, "weights": _weights(eff), **extra}
 
 
 def _pooled():
@@ -134,19 +148,17 @@ def test_analysis_figures_with_subgroups_and_events():
     a = {"id": "a", "title": "Analysis A", "treatment": "liver_directed",
          "control": ["systemic", "observation"], "subgroups": "modality"}  # fmt: skip
     gosh = pd.DataFrame({"estimate": [-0.4, -0.2], "i2": [10.0, 0.0]})
-    figs = analysis_figures(a, eff, _pooled(), arms=arms, sensitivity=SENS, gosh=gosh)
+    figs = analysis_figures(a, _results(eff, arms=arms, sensitivity={"a": SENS}, gosh={"a": gosh}))
     assert set(figs) == {"forest", "funnel", "gosh"}
     texts = _texts(figs["forest"])
     assert "12/40" in texts and "–/41" in texts
     assert "favours liver-directed" in texts and "favours systemic / observation" in texts
     assert "Test for subgroup differences: Q = 0.50, df = 1 (p = 0.480)" in texts
     assert "Subtotal (k = 3)" in texts and "Subtotal (k = 2)" in texts
-    assert set(analysis_figures(a, eff, _pooled())) == {"forest", "funnel"}
+    assert set(analysis_figures(a, _results(eff))) == {"forest", "funnel"}
 
 
 def test_data_helpers(tmp_path):
-    assert study_weights([0.1, 0.1], 0.0).tolist() == [50.0, 50.0]
-    assert study_weights([0.1, 0.3], float("nan")) == pytest.approx([75.0, 25.0])
     assert class_label(["liver_directed", "combined"]) == "liver-directed / combined"
     assert set(main_rows(_pooled(), "a")) == {"all", "sirt", "tace"}
     assert between_test(SENS["subgroups"])["q_between"] == 0.5 and between_test(None) is None
@@ -171,11 +183,11 @@ def test_figures_job_loads_neither_pymare_nor_statsmodels():
     code = (
         "import sys, pandas as pd\n"
         "sys.path.insert(0, 'tests')\n"
-        "from test_figures import _effects, _pooled, SENS\n"
+        "from test_figures import _results, SENS\n"
         "from survmeta.figures.plots import analysis_figures\n"
         "analysis_figures({'id': 'a', 'treatment': 't', 'control': 'c', 'subgroups': 'modality'},"
-        " _effects(), _pooled(), sensitivity=SENS, gosh=pd.DataFrame({'estimate': [0.1],"
-        " 'i2': [0.0]}))\n"
+        " _results(sensitivity={'a': SENS}, gosh={'a': pd.DataFrame({'estimate': [0.1],"
+        " 'i2': [0.0]})}))\n"
         "print(sorted(m for m in ('pymare', 'statsmodels') if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

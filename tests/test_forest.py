@@ -27,6 +27,8 @@ def _effects(n=3, groups=None):
             "source_method": ["hr_ci"] * n,
         }
     )
+    df["ci_lb"] = df["yi"] - 1.96 * df["sei"]  # as weights.csv holds them
+    df["ci_ub"] = df["yi"] + 1.96 * df["sei"]
     if groups:
         df["modality"] = groups
     return df
@@ -144,7 +146,7 @@ def test_height_scales_with_rows():
 
 def test_axis_symmetric_and_out_of_range_clipped_with_arrow():
     eff = _effects(2)
-    eff.loc[0, ["yi", "sei"]] = [-6.0, 0.5]  # HR 0.0025, beyond the widest axis (0.01-100)
+    eff.loc[0, ["yi", "sei", "ci_lb", "ci_ub"]] = [-6.0, 0.5, -6.98, -5.02]  # beyond 0.01-100
     root = ET.fromstring(forest_svg(eff, POOLED, "t", "A", "B"))
     texts = _texts(root)
     assert "0.01" in texts and "100" in texts and "1" in texts

@@ -116,11 +116,22 @@ def _tables():
     return effects, excluded, derivations, pooled, studies, arms, sens
 
 
+def _weights(effects):
+    """weights.csv for the effects above (95% CIs; weights need only be plausible)."""
+    w = 1 / effects["vi"]
+    return effects.assign(
+        ci_lb=effects["yi"] - 1.96 * effects["sei"],
+        ci_ub=effects["yi"] + 1.96 * effects["sei"],
+        weight=100 * w / w.sum(),
+    )
+
+
 def _render(**over):
     effects, excluded, derivations, pooled, studies, arms, sens = _tables()
     kw = dict(
         config=CONFIG, effects=effects, excluded=excluded, derivations=derivations,
-        pooled=pooled, studies=studies, arms=arms, sensitivity={"os_ld_vs_sys": sens},
+        pooled=pooled, weights=_weights(effects), studies=studies, arms=arms,
+        sensitivity={"os_ld_vs_sys": sens},
         gosh={"os_ld_vs_sys": pd.DataFrame({"estimate": [-0.5, -0.2, -0.36],
                                             "i2": [0.0, 0.0, 12.0]})},
         figures={"os_ld_vs_sys": {"forest": '<svg role="img"><title>x</title></svg>'}},

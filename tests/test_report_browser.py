@@ -185,21 +185,18 @@ def test_markup_in_a_citation_or_quote_is_shown_as_text(shipped, tmp_path):
     from survmeta.io import write_text
     from survmeta.report.build import build_report
 
-    studies = pd.read_csv(shipped / "data/nelm/studies.csv", dtype=str, keep_default_na=False)
+    copy = tmp_path / "run"
+    shutil.copytree(shipped / "results", copy / "results")
+    studies_csv = copy / "results/validated/studies.csv"
+    studies = pd.read_csv(studies_csv, dtype=str, keep_default_na=False)
     studies.loc[0, "citation"] += " " + MARKUP
-    (tmp_path / "studies.csv").write_text(studies.to_csv(index=False))
-    effects = pd.read_csv(shipped / "results/effects.csv", dtype=str, keep_default_na=False)
+    studies_csv.write_text(studies.to_csv(index=False))
+    effects = pd.read_csv(copy / "results/effects.csv", dtype=str, keep_default_na=False)
     effects.loc[0, "quote"] = "She said <script>alert(2)</script> & left"
-    (tmp_path / "effects.csv").write_text(effects.to_csv(index=False))
+    (copy / "results/effects.csv").write_text(effects.to_csv(index=False))
     config = yaml.safe_load((shipped / "config.yaml").read_text())
-    tables = {k: str(shipped / v) for k, v in config["inputs"].items()}
-    tables["studies"] = str(tmp_path / "studies.csv")
-    res = shipped / "results"
-    html = build_report(
-        tables, tmp_path / "effects.csv", res / "excluded.csv", res / "derivations.csv",
-        res / "pooled.csv", sorted((res / "figures").glob("*.svg")), config,
-        sorted(res.glob("sensitivity/*/*.csv")), sorted(res.glob("gosh/*.csv")),
-    )  # fmt: skip
+    figures = sorted((copy / "results/figures").glob("*.svg"))
+    html = build_report(copy / "results", figures, config)
     write_text(tmp_path / "index.html", html)
     dom = dump_dom(tmp_path / "index.html")
     tags = {t for t, _, _ in dom.tags}

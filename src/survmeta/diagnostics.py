@@ -48,7 +48,7 @@ def _per_study(df: pd.DataFrame, rows: pd.DataFrame, order=None) -> pd.DataFrame
 def analysis_tables(rows: pd.DataFrame, analysis: dict, pooling: dict, sensitivity: dict) -> dict:
     """{table name: DataFrame} for one analysis's effects ``rows`` (effects.csv order)."""
     from .estimators import smallstudy  # the estimators load PyMARE: only in the job
-    from .estimators.moderators import metareg
+    from .estimators.moderators import coef_frame, metareg
     from .estimators.permutation import permutest
     from .estimators.sensitivity import cumul, influence, leave1out
     from .estimators.subgroups import subgroups, subgroups_common_tau2
@@ -112,7 +112,7 @@ def analysis_tables(rows: pd.DataFrame, analysis: dict, pooling: dict, sensitivi
         attempt("subgroups", lambda: _status(subgroups(y, v, g, **fit), "error"))
         attempt(
             "subgroups_common",
-            lambda: _status(subgroups_common_tau2(y, v, g, **fit, name=by).to_frame(), "error"),
+            lambda: _status(coef_frame(subgroups_common_tau2(y, v, g, **fit, name=by)), "error"),
         )
     if analysis.get("metareg"):
         frames = []

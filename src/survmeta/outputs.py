@@ -1,11 +1,57 @@
-"""The sensitivity tables the workflow writes per analysis, and their columns (design.md).
+"""Every output of the workflow: its path and its columns, in one place (design.md, Outputs).
 
-Free of numpy and pandas: snakemake reads it while parsing, to list the outputs.
+The rules (workflow/rules/*.smk) list their outputs from here, the scripts write to
+the paths snakemake hands them, the report and the tests read the same names.
+Free of numpy and pandas: snakemake reads it while parsing.
 """
 
 from __future__ import annotations
 
-#: Table name -> the columns design.md promises (others may follow).
+EFFECTS = "results/effects.csv"
+EXCLUDED = "results/excluded.csv"
+DERIVATIONS = "results/derivations.csv"
+POOLED = "results/pooled.csv"
+WEIGHTS = "results/weights.csv"
+INPUTS = "results/inputs.csv"
+REPORT = "report/index.html"
+
+
+def validated_path(table: str) -> str:
+    """The typed, checked copy of an input table that the harmonize job writes."""
+    return f"results/validated/{table}.csv"
+
+
+def sensitivity_path(analysis_id: str, name: str) -> str:
+    return f"results/sensitivity/{analysis_id}/{name}.csv"
+
+
+def gosh_path(analysis_id: str) -> str:
+    return f"results/gosh/{analysis_id}.csv"
+
+
+#: Figure kind -> file name suffix: ``results/figures/<analysis_id><suffix>.svg``.
+FIGURE_SUFFIXES = {"forest": "", "funnel": "_funnel", "gosh": "_gosh"}
+
+
+def figure_path(analysis_id: str, kind: str) -> str:
+    return f"results/figures/{analysis_id}{FIGURE_SUFFIXES[kind]}.svg"
+
+
+#: pooled.csv (design.md): one row per analysis x subgroup x method x test. The engine
+#: names the values as metafor does; these are the contract's names for them.
+POOLED_COLUMNS = (
+    "analysis_id subgroup method test main metric level k estimate se ci_low ci_high pi_low "
+    "pi_high tau2 tau2_ci_low tau2_ci_high i2 h2 q q_df q_p stat p hr hr_ci_low hr_ci_high "
+    "hr_pi_low hr_pi_high status"
+).split()
+
+#: weights.csv: each comparison of each analysis with its CI at the review's level and its
+#: weight in the main model (%), as the forest plot shows them.
+WEIGHT_COLUMNS = (
+    "analysis_id study_id treatment_arm control_arm yi vi sei ci_lb ci_ub weight".split()
+)
+
+#: Sensitivity table name -> the columns design.md promises (others may follow).
 _STUDY = "study_id treatment_arm control_arm "
 _FIT = "estimate se zval pval ci_lb ci_ub q qp tau2 i2 h2"
 COLUMNS = {
@@ -37,6 +83,18 @@ def table_names(analysis: dict) -> list[str]:
 
 def output_paths(analyses: list[dict]) -> list[str]:
     """Every results/sensitivity/<analysis>/<table>.csv the workflow writes."""
-    return [
-        f"results/sensitivity/{a['id']}/{name}.csv" for a in analyses for name in table_names(a)
-    ]
+    return [sensitivity_path(a["id"], name) for a in analyses for name in table_names(a)]
+
+
+def gosh_analyses(config: dict) -> list[str]:
+    """The analyses whose GOSH table is written (``sensitivity: gosh: true``)."""
+    on = (config.get("sensitivity") or {}).get("gosh", False)
+    return [a["id"] for a in config["analyses"]] if on else []
+
+
+def figure_paths(config: dict, kind: str | None = None) -> list[str]:
+    """Every figure the report job draws (of one ``kind``, or all)."""
+    ids = [a["id"] for a in config["analyses"]]
+    per_kind = {"forest": ids, "funnel": ids, "gosh": gosh_analyses(config)}
+    kinds = [kind] if kind else list(per_kind)
+    return [figure_path(a, kd) for kd in kinds for a in per_kind[kd]]

@@ -1,51 +1,23 @@
 """Pool each analysis (and subgroup) with every configured method and test.
 
-One row per analysis x subgroup x method x test, as design.md's ``pooled.csv``.
-Datasets of equal k are stacked and fitted together (PyMARE's mould), so the
-cost grows with the number of distinct k, not of analyses.
+One row per analysis x subgroup x method x test, as design.md's ``pooled.csv``. All
+analyses and subgroups, of any size, are one padded stack (estimators/stack.py):
+one engine call per tau^2 method, whatever the review's size; each test and the
+tau^2 CI are computed from that fit.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from .estimators.pymare_ext import estimate_tau2
-from .estimators.rma import rma
+from .estimators.dist import norm_isf
+from .estimators.rma import fit, qprofile_ci
+from .estimators.stack import stack
+from .outputs import POOLED_COLUMNS, WEIGHT_COLUMNS
 
-POOLED_COLUMNS = [
-    "analysis_id",
-    "subgroup",
-    "method",
-    "test",
-    "main",
-    "metric",
-    "level",
-    "k",
-    "estimate",
-    "se",
-    "ci_low",
-    "ci_high",
-    "pi_low",
-    "pi_high",
-    "tau2",
-    "tau2_ci_low",
-    "tau2_ci_high",
-    "i2",
-    "h2",
-    "q",
-    "q_df",
-    "q_p",
-    "stat",
-    "p",
-    "hr",
-    "hr_ci_low",
-    "hr_ci_high",
-    "hr_pi_low",
-    "hr_pi_high",
-    "status",
-]
+K0_STATUS = "k = 0: no study could be estimated"
+K1_STATUS = "k = 1: the single study's own estimate, not pooled"
 
 
 def method_grid(config: dict) -> list[tuple[str, str]]:
@@ -72,49 +44,33 @@ def datasets(effects: pd.DataFrame, analysis: dict) -> list[tuple[str, pd.DataFr
     return out
 
 
-def _single(y: float, v: float, level: float) -> dict:
-    se = np.sqrt(v)
-    crit = stats.norm.isf((1 - level) / 2)
-    z = y / se
-    return {
-        "estimate": y,
-        "se": se,
-        "ci_low": y - crit * se,
-        "ci_high": y + crit * se,
-        "stat": z,
-        "p": 2 * stats.norm.sf(abs(z)),
-        "status": "k = 1: the single study's own estimate, not pooled",
-    }
-
-
 def pool(effects: pd.DataFrame, config: dict) -> pd.DataFrame:
     """The pooled table for every analysis in the config."""
     level = float(config.get("pooling", {}).get("level", 0.95))
     grid = method_grid(config)
-    slots = []  # (analysis, subgroup, y, v)
-    for analysis in config["analyses"]:
-        for subgroup, rows in datasets(effects, analysis):
-            slots.append(
-                (analysis, subgroup, rows["yi"].to_numpy(float), rows["vi"].to_numpy(float))
-            )
-
-    fits: dict[tuple[int, str, str], dict] = {}
-    by_k: dict[int, list[int]] = {}
-    for i, (_, _, y, _) in enumerate(slots):
-        if len(y) >= 2:
-            by_k.setdefault(len(y), []).append(i)
-    for idx in by_k.values():
-        y = np.column_stack([slots[i][2] for i in idx])
-        v = np.column_stack([slots[i][3] for i in idx])
-        for method in dict.fromkeys(m for m, _ in grid):
-            tau2 = estimate_tau2(method, y, v)
-            for test in dict.fromkeys(t for m, t in grid if m == method):
-                res = rma(y, v, method, test, level, tau2=tau2)
-                for j, i in enumerate(idx):
-                    fits[(i, method, test)] = res.row(j)
-
+    slots = [
+        (analysis, subgroup, rows["yi"].to_numpy(float), rows["vi"].to_numpy(float))
+        for analysis in config["analyses"]
+        for subgroup, rows in datasets(effects, analysis)
+    ]
+    y, v, m = stack([(s[2], s[3]) for s in slots])
+    k = m.sum(0).astype(int)
+    cells: dict[tuple[str, str], dict] = {}
+    for method in dict.fromkeys(mt for mt, _ in grid):
+        model = fit(y, v, method, present=m)
+        ci = qprofile_ci(model, level)
+        for test in dict.fromkeys(t for mt, t in grid if mt == method):
+            res = model.results(test, level)
+            pred = res.predict()
+            cells[(method, test)] = {
+                "estimate": res.estimate, "se": res.se[0], "ci_low": res.ci_lb[0],
+                "ci_high": res.ci_ub[0], "pi_low": pred.pi_lb, "pi_high": pred.pi_ub,
+                "tau2": res.tau2, "tau2_ci_low": ci.tau2_ci_lb, "tau2_ci_high": ci.tau2_ci_ub,
+                "i2": res.i2, "h2": res.h2, "q": res.qe, "q_df": res.qe_df, "q_p": res.qep,
+                "stat": res.zval[0], "p": res.pval[0], "error": res.error,
+            }  # fmt: skip
     rows = []
-    for i, (analysis, subgroup, y, v) in enumerate(slots):
+    for j, (analysis, subgroup, _, _) in enumerate(slots):
         for method, test in grid:
             row = {
                 "analysis_id": analysis["id"],
@@ -124,16 +80,17 @@ def pool(effects: pd.DataFrame, config: dict) -> pd.DataFrame:
                 "main": (method, test) == grid[0],
                 "metric": analysis.get("metric", "log_hr"),
                 "level": level,
-                "k": len(y),
+                "k": int(k[j]),
             }
-            if len(y) == 0:
-                row["status"] = "k = 0: no study could be estimated"
-            elif len(y) == 1:
-                row.update(_single(y[0], v[0], level))
+            cell = cells[(method, test)]
+            if k[j] == 0:
+                row["status"] = K0_STATUS
+            elif k[j] == 1:
+                row.update({c: cell[c][j] for c in ("estimate", "se", "ci_low", "ci_high")})
+                row.update(stat=cell["stat"][j], p=cell["p"][j], status=K1_STATUS)
             else:
-                fit = fits[(i, method, test)]
-                error = fit.pop("error")
-                row.update(fit)
+                row.update({c: val[j] for c, val in cell.items() if c != "error"})
+                error = cell["error"][j]
                 row["status"] = "ok" if error is None else f"{method} failed: {error}"
             rows.append(row)
     out = pd.DataFrame(rows, columns=POOLED_COLUMNS)
@@ -148,7 +105,25 @@ def pool(effects: pd.DataFrame, config: dict) -> pd.DataFrame:
     return out
 
 
-def study_weights(vi: np.ndarray, tau2: float) -> np.ndarray:
-    """Random-effects weights in percent, w = 1/(v + tau^2), as forest plots show them."""
-    w = 1.0 / (np.asarray(vi, dtype=float) + (0.0 if np.isnan(tau2) else tau2))
-    return 100 * w / w.sum()
+def study_weights(effects: pd.DataFrame, pooled: pd.DataFrame, config: dict) -> pd.DataFrame:
+    """Each comparison's CI at the review's level and its weight in its analysis's main model
+    (percent, metafor's ``weights(res)``): w = 1/(v + tau^2) of the overall main fit (a k = 1
+    analysis: 100; a failed fit: none)."""
+    level = float(config.get("pooling", {}).get("level", 0.95))
+    crit = float(norm_isf((1 - level) / 2))
+    main = pooled[pooled["main"] & (pooled["subgroup"] == "all")].set_index("analysis_id")
+    frames = []
+    for analysis in config["analyses"]:
+        rows = effects[effects["analysis_id"] == analysis["id"]]
+        vi = rows["vi"].to_numpy(float)
+        tau2 = main.loc[analysis["id"], "tau2"] if analysis["id"] in main.index else np.nan
+        w = 1.0 / (vi + (0.0 if np.isnan(tau2) else tau2))
+        weight = 100 * w / w.sum() if len(rows) else w
+        if len(rows) >= 2 and main.loc[analysis["id"], "status"] != "ok":
+            weight = np.full(len(rows), np.nan)
+        sei = np.sqrt(vi)
+        yi = rows["yi"].to_numpy(float)
+        frames.append(rows.assign(sei=sei, ci_lb=yi - crit * sei, ci_ub=yi + crit * sei,
+                                  weight=weight))  # fmt: skip
+    out = pd.concat(frames, ignore_index=True) if frames else effects.iloc[:0]
+    return out.reindex(columns=WEIGHT_COLUMNS)

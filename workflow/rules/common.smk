@@ -4,7 +4,20 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-from survmeta.outputs import output_paths
+from survmeta.outputs import (
+    DERIVATIONS,
+    EFFECTS,
+    EXCLUDED,
+    INPUTS,
+    POOLED,
+    REPORT,
+    WEIGHTS,
+    figure_paths,
+    gosh_analyses,
+    gosh_path,
+    output_paths,
+    validated_path,
+)
 from survmeta.config import (
     analysis_problems,
     missing_files,
@@ -68,40 +81,35 @@ onstart:
     check_inputs()
 
 
-ANALYSES = [a["id"] for a in config["analyses"]]
-
-
 def input_tables(wildcards):
     return dict(config["inputs"])
+
+
+def validated_outputs():
+    return [validated_path(table) for table in config["inputs"]]
 
 
 def sensitivity_outputs():
     return output_paths(config["analyses"])
 
 
-GOSH_ANALYSES = ANALYSES if config.get("sensitivity", {}).get("gosh", False) else []
-
-
 def gosh_outputs():
-    return expand("results/gosh/{analysis}.csv", analysis=GOSH_ANALYSES)
+    return [gosh_path(a) for a in gosh_analyses(config)]
 
 
-def figure_outputs():
-    return [
-        *expand("results/figures/{analysis}.svg", analysis=ANALYSES),
-        *expand("results/figures/{analysis}_funnel.svg", analysis=ANALYSES),
-        *expand("results/figures/{analysis}_gosh.svg", analysis=GOSH_ANALYSES),
-    ]
+def figure_outputs(kind=None):
+    return figure_paths(config, kind)
 
 
 def final_outputs():
     return [
-        "results/effects.csv",
-        "results/excluded.csv",
-        *expand("results/validated/{table}.csv", table=list(config["inputs"])),
-        "results/pooled.csv",
+        EFFECTS,
+        EXCLUDED,
+        *validated_outputs(),
+        POOLED,
+        WEIGHTS,
         *figure_outputs(),
         *sensitivity_outputs(),
         *gosh_outputs(),
-        "report/index.html",
+        REPORT,
     ]

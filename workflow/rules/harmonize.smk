@@ -2,12 +2,11 @@ rule harmonize:
     input:
         unpack(input_tables),
     output:
-        effects=report(
-            "results/effects.csv", caption="../report/effects.rst", category="Tables"
-        ),
-        excluded="results/excluded.csv",
-        derivations="results/derivations.csv",
-        validated=expand("results/validated/{table}.csv", table=list(config["inputs"])),
+        effects=report(EFFECTS, caption="../report/effects.rst", category="Tables"),
+        excluded=EXCLUDED,
+        derivations=DERIVATIONS,
+        inputs=INPUTS,
+        validated=validated_outputs(),
     log:
         "logs/harmonize.log",
     benchmark:

@@ -1,10 +1,9 @@
 rule pool:
     input:
-        effects="results/effects.csv",
+        effects=EFFECTS,
     output:
-        pooled=report(
-            "results/pooled.csv", caption="../report/pooled.rst", category="Tables"
-        ),
+        pooled=report(POOLED, caption="../report/pooled.rst", category="Tables"),
+        weights=WEIGHTS,
         sensitivity=sensitivity_outputs(),
         gosh=gosh_outputs(),
     log:

@@ -1,27 +1,27 @@
 rule report:
     input:
-        unpack(input_tables),
-        effects="results/effects.csv",
-        excluded="results/excluded.csv",
-        derivations="results/derivations.csv",
-        pooled="results/pooled.csv",
+        effects=EFFECTS,
+        excluded=EXCLUDED,
+        derivations=DERIVATIONS,
+        inputs=INPUTS,
+        validated=validated_outputs(),
+        pooled=POOLED,
+        weights=WEIGHTS,
         sensitivity=sensitivity_outputs(),
         gosh=gosh_outputs(),
     output:
         forest=report(
-            expand("results/figures/{analysis}.svg", analysis=ANALYSES),
+            figure_outputs("forest"),
             caption="../report/forest.rst",
             category="Forest plots",
         ),
         funnel=report(
-            expand("results/figures/{analysis}_funnel.svg", analysis=ANALYSES),
+            figure_outputs("funnel"),
             caption="../report/funnel.rst",
             category="Funnel plots",
         ),
-        gosh=expand("results/figures/{analysis}_gosh.svg", analysis=GOSH_ANALYSES),
-        html=report(
-            "report/index.html", caption="../report/index.rst", category="Report"
-        ),
+        gosh=figure_outputs("gosh"),
+        html=report(REPORT, caption="../report/index.rst", category="Report"),
     log:
         "logs/report.log",
     benchmark:

@@ -1,7 +1,7 @@
 """Pool every analysis, with its sensitivity, small-study and GOSH tables (thin adapter).
 
-One job for all analyses: the estimators are vectorized over datasets and
-subsets, and one process pays the imports once (bench/speed.py, bench/gosh.py).
+One job for all analyses: the engine fits every analysis and subgroup in one
+stacked call per method, and one process pays the imports once (bench/speed.py).
 """
 
 import sys
@@ -12,26 +12,36 @@ import pandas as pd  # noqa: E402
 
 from survmeta.diagnostics import analysis_tables, gosh_table  # noqa: E402
 from survmeta.io import write_csv, write_text  # noqa: E402
-from survmeta.pool import pool  # noqa: E402
+from survmeta.outputs import gosh_path, sensitivity_path  # noqa: E402
+from survmeta.pool import pool, study_weights  # noqa: E402
 
-p = snakemake.params  # noqa: F821
-effects = pd.read_csv(snakemake.input.effects)  # noqa: F821
+out, p = snakemake.output, snakemake.params  # noqa: F821
+effects = pd.read_csv(snakemake.input.effects, keep_default_na=False, na_values=[""])  # noqa: F821
 config = {"analyses": p.analyses, "pooling": p.pooling, "sensitivity": p.sensitivity}
-write_csv(snakemake.output.pooled, pool(effects, config))  # noqa: F821
+pooled = pool(effects, config)
+write_csv(out.pooled, pooled)
+write_csv(out.weights, study_weights(effects, pooled, config))
 print(f"pooled {len(p.analyses)} analyses", file=sys.stderr)
+
+
+def output(path: str) -> str:
+    """A path from survmeta.outputs, checked against what the rule declares."""
+    assert path in out.sensitivity or path in out.gosh, f"{path} is not an output of the rule"
+    return path
+
 
 for analysis in p.analyses:
     aid = analysis["id"]
     rows = effects[effects["analysis_id"] == aid].reset_index(drop=True)
     tables = analysis_tables(rows, analysis, p.pooling, p.sensitivity)
     for name, df in tables.items():
-        write_csv(f"results/sensitivity/{aid}/{name}.csv", df)
+        write_csv(output(sensitivity_path(aid, name)), df)
     print(f"{aid}: k = {len(rows)}, {len(tables)} tables", file=sys.stderr)
     for name, df in tables.items():
         if len(df) and df["status"].ne("ok").all():
             print(f"  {name}: {df['status'].iloc[0]}", file=sys.stderr)
     if p.sensitivity.get("gosh", False):
-        path = f"results/gosh/{aid}.csv"
+        path = output(gosh_path(aid))
         table, note = gosh_table(rows, p.pooling, p.sensitivity)
         if table is None:
             write_text(path, f"status\n{note}\n")

@@ -32,17 +32,12 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from .sensitivity import _check, _require_model
-from .tau2 import (
-    MAXITER,
-    TAU2_ESTIMATORS,
-    THRESHOLD,
-    pm_tau2_max,
-    solve_decreasing,
-    traces_p,
-)
+from .design import Intercept
+from .dist import binom_pmf
+from .sensitivity import check_data, require_model
+from .stack import Data, colsum
+from .tau2 import MAXITER, TAU2_ESTIMATORS, scoring_finish, scoring_run, scoring_start, tau2_dl
 
 GOSH_COLUMNS = ("mask", "k", "estimate", "tau2", "i2", "h2", "q")
 FLOATS = ["estimate", "tau2", "i2", "h2", "q"]
@@ -76,7 +71,7 @@ def subset_masks(
         return masks[order], sizes[order], True
     rng = np.random.default_rng(seed)
     m_values = np.arange(1, k + 1)
-    prob = stats.binom.pmf(m_values, k, 0.5)
+    prob = binom_pmf(m_values, k, 0.5)
     sizes = rng.choice(m_values, size=subsets, replace=True, p=prob / prob.sum())
     sizes.sort(kind="stable")
     masks = np.empty(subsets, dtype=np.int64)
@@ -98,143 +93,13 @@ def mask_members(masks: np.ndarray, k: int, m: int) -> np.ndarray:
     return np.nonzero(bits)[1].reshape(masks.size, m)
 
 
-_ONES: dict[int, np.ndarray] = {}
-
-
-def _colsum(a: np.ndarray) -> np.ndarray:
-    """Column sums of a (K, n) array as one BLAS product: ~4x faster than ``a.sum(0)``."""
-    k = a.shape[0]
-    ones = _ONES.get(k)
-    if ones is None:
-        ones = _ONES[k] = np.ones(k)
-    return ones @ a
-
-
-def _q_tau2(t, y, v):
-    """Generalized Q(tau^2) per column (tau2.generalized_q with BLAS sums)."""
-    w = 1.0 / (v + t)
-    mu = _colsum(w * y) / _colsum(w)
-    r = y - mu
-    return _colsum(w * (r * r))
-
-
-def _tau2_pm(y: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """tau2.tau2_pm (same search range and bisection), NaN where tau2.max is too low."""
-    target = float(y.shape[0] - 1)
-    tmax = pm_tau2_max(y)
-    zero = _q_tau2(0.0, y, v) < target
-    fail = ~zero & (_q_tau2(tmax, y, v) > target)
-    search = ~zero & ~fail
-    t2 = np.zeros(y.shape[1])
-    if search.any():
-        ys, vs = y[:, search], v[:, search]
-        t2[search] = solve_decreasing(
-            lambda t: _q_tau2(t, ys, vs), target, np.zeros(ys.shape[1]), tmax[search]
-        )
-    t2[fail] = np.nan
-    return t2
-
-
-def _fisher_step(method, y, v, t, present, m):
-    """tau2._fisher_step for ML, REML or EB; ``present`` (0/1) masks padded rows."""
-    w = 1.0 / (v + t)
-    if present is not None:
-        w *= present
-    sw = _colsum(w)
-    r = y - _colsum(w * y) / sw
-    if method == "EB":
-        return (_colsum(w * (r * r)) * m / (m - 1) - m) / sw
-    w2 = w * w
-    sw2 = _colsum(w2)
-    num = _colsum(w2 * (r * r))
-    if method == "ML":
-        return (num - sw) / sw2
-    tr_p = sw - sw2 / sw
-    tr_pp = sw2 - 2.0 * _colsum(w2 * w) / sw + (sw2 / sw) ** 2
-    lost = ~(tr_pp > 1e-8 * sw2)  # one weight dominates: the sums cancel (see tau2.traces_p)
-    if lost.any():
-        tr_p[lost], tr_pp[lost] = traces_p(w[:, lost])
-    return (num - tr_p) / tr_pp
-
-
-def _fisher_run(method, y, v, t, steps, max_steps, present=None, m=None):
-    """Advance metafor's Fisher scoring (as tau2.fisher_scoring) column by column.
-
-    Every column steps until |change| <= THRESHOLD or until it has taken
-    ``max_steps`` steps in all (``steps`` counts those already taken). A column
-    leaves the working arrays as soon as it stops, so a few slow columns cost
-    little per step. Returns (tau2, steps, converged).
-    """
-    t, steps = t.copy(), steps.copy()
-    converged = np.zeros(t.size, dtype=bool)
-    work = np.flatnonzero(steps < max_steps)
-    y, v, ta, st = y[:, work], v[:, work], t[work], steps[work]
-    if present is not None:
-        present = present[:, work]
-    if np.ndim(m):
-        m = m[work]
-    while work.size:
-        adj = _fisher_step(method, y, v, ta, present, m)
-        adj[np.isnan(adj) | ((ta == 0) & (adj < 0))] = 0.0
-        diverged = ~np.isfinite(adj)  # cannot be halved back to >= 0: a failed fit
-        adj[diverged] = 0.0
-        new = ta + adj
-        neg = new < 0
-        while neg.any():  # halve a step that would make tau^2 negative
-            adj[neg] /= 2.0
-            new = ta + adj
-            neg = new < 0
-        moved = (np.abs(new - ta) > THRESHOLD) | diverged
-        ta = new
-        st += 1
-        st[diverged] = max_steps
-        stop = ~moved | (st >= max_steps)
-        if stop.any():
-            idx = work[stop]
-            t[idx], steps[idx], converged[idx] = ta[stop], st[stop], ~moved[stop]
-            keep = ~stop
-            work, ta, st = work[keep], ta[keep], st[keep]
-            y, v = y[:, keep], v[:, keep]
-            if present is not None:
-                present = present[:, keep]
-            if np.ndim(m):
-                m = m[keep]
-    return t, steps, converged
-
-
-def _loglik(method, y, v, t, present, m):
-    """tau2.log_likelihood (ML or REML) with padded rows masked out."""
-    vt = v + t
-    w = 1.0 / vt
-    logs = np.log(vt)
-    if present is not None:
-        w *= present
-        logs *= present
-    sw = _colsum(w)
-    r = y - _colsum(w * y) / sw
-    ll = -0.5 * _colsum(logs) - 0.5 * _colsum(w * (r * r))
-    if method == "ML":
-        return ll - 0.5 * m * np.log(2 * np.pi)
-    return ll - 0.5 * (m - 1) * np.log(2 * np.pi) - 0.5 * np.log(sw)
-
-
-def _finish_fisher(method, y, v, t, converged, present=None, m=None):
-    """metafor's ll0 check (ML, REML), NaN where scoring did not converge."""
-    if method in ("ML", "REML"):
-        ll0 = _loglik(method, y, v, 0.0, present, m)
-        ll = _loglik(method, y, v, t, present, m)
-        stuck = converged & (ll0 - ll > THRESHOLD) & (t > THRESHOLD)
-        t = np.where(stuck, 0.0, t)
-    return np.where(converged, np.maximum(0.0, t), np.nan)
-
-
 class _SlowPool:
     """Subsets whose Fisher scoring is still moving after a burst, from every chunk.
 
     A few subsets need thousands of steps (or never converge: metafor then gives
     NA). Iterating them per chunk would repeat that long tail in every chunk;
-    instead they are padded to k rows (padded rows masked out) and finished
-    together in one loop at the end.
+    instead they are padded to k rows (stack.py's mask) and the engine's scoring
+    run is continued for all of them together at the end.
     """
 
     def __init__(self, k: int):
@@ -247,83 +112,77 @@ class _SlowPool:
         vp = np.ones((self.k, n))
         pr = np.zeros((self.k, n))
         yp[:m], vp[:m], pr[:m] = y, v, 1.0
-        self.parts.append((pos, yp, vp, pr, np.full(n, float(m)), t, steps))
+        self.parts.append((pos, yp, vp, pr, t, steps))
 
-    def finish(self, method: str):
-        """(positions, tau2, y, v, present) of every pooled subset, scoring completed."""
-        pos, y, v, pr, m, t, steps = (
+    def finish(self, method: str, cols: dict) -> None:
+        """Complete the pooled subsets' scoring and write their rows into ``cols``."""
+        pos, y, v, pr, t, steps = (
             np.concatenate(p, axis=-1) for p in zip(*self.parts, strict=True)
         )
-        t, steps, conv = _fisher_run(method, y, v, t, steps, MAXITER + 1, pr, m)
-        return pos, _finish_fisher(method, y, v, t, conv, pr, m), y, v, pr
+        data = Data(y, v, pr, pr.sum(0))
+        design = Intercept()
+        t, _, conv = scoring_run(method, data, design, t, steps, MAXITER + 1)
+        t2 = scoring_finish(method, data, design, t, conv).tau2
+        vt = _typical_variance(data, design)
+        w = data.masked(1.0 / (v + np.nan_to_num(t2)))
+        est = colsum(w * y) / colsum(w)
+        failed = np.isnan(t2)
+        cols["estimate"][pos] = np.where(failed, np.nan, est)
+        cols["tau2"][pos] = t2
+        cols["i2"][pos] = 100 * t2 / (vt + t2)
+        cols["h2"][pos] = 1 + t2 / vt
+        cols["q"][pos] = np.where(failed, np.nan, cols["q"][pos])
 
 
 #: Fisher steps every subset of a chunk gets before a slow one moves to the pool.
 BURST = 40
 
 
+def _typical_variance(data: Data, design) -> np.ndarray:
+    """metafor's vt = (k - 1) / tr P with W = 1/v."""
+    return (data.k - 1) / design.trace_p(design.wls(data.y, data.masked(1.0 / data.v)))
+
+
 def _fit_subsets(y, v, method, pool, pos):
     """estimate, tau2, i2, h2, q of each column of (m, n) stacked subsets, m >= 2.
 
     Subsets whose ML/REML/EB scoring has not converged within :data:`BURST`
-    steps go to ``pool`` (their tau2 is NaN here and filled in later).
+    steps go to ``pool`` (their numbers are filled in later).
     """
     m = y.shape[0]
     df = m - 1
+    data = Data(y, v, None, np.full(y.shape[1], float(m)))
+    design = Intercept()
+    fe = design.wls(y, 1.0 / v)
+    q = fe.rss
     pooled = np.zeros(y.shape[1], dtype=bool)
-    w0 = 1.0 / v
-    sw0 = _colsum(w0)
-    sw0sq = _colsum(w0 * w0)
-    r0 = y - _colsum(w0 * y) / sw0
-    q = _colsum(w0 * (r0 * r0))
-    vt = df * sw0 / (sw0**2 - sw0sq)
     if method == "DL":
         # metafor's shortcut for DL, including its H2 = Q / df (may be < 1)
-        t2 = np.maximum(0.0, (q - df) / (sw0 - sw0sq / sw0))
+        t2 = tau2_dl(data, design).tau2
         with np.errstate(divide="ignore", invalid="ignore"):
             i2 = np.where(q > df, 100 * (q - df) / q, 0.0)
         h2 = q / df
     else:
         if method in FISHER:
-            ybar = _colsum(y) / m
-            d = y - ybar
-            start = np.maximum(0.0, _colsum(d * d) / df - _colsum(v) / m)
+            start = scoring_start(data, design)
             steps = np.zeros(y.shape[1], dtype=int)
-            t_raw, steps, conv = _fisher_run(method, y, v, start, steps, BURST, m=m)
+            t_raw, steps, conv = scoring_run(method, data, design, start, steps, BURST)
             slow = pooled = ~conv
             if slow.any():
                 pool.add(pos[slow], y[:, slow], v[:, slow], t_raw[slow], steps[slow])
-            t2 = _finish_fisher(method, y, v, t_raw, conv, m=m)
-        elif method == "PM":
-            t2 = _tau2_pm(y, v)
+            t2 = scoring_finish(method, data, design, t_raw, conv).tau2
         else:
-            t2 = TAU2_ESTIMATORS[method](y, v).tau2
+            t2 = TAU2_ESTIMATORS[method](data, design).tau2
         q = np.maximum(0.0, q)
+        vt = df / design.trace_p(fe)
         i2 = 100 * t2 / (vt + t2)
         h2 = 1 + t2 / vt
     w = 1.0 / (v + t2)
-    est = _colsum(w * y) / _colsum(w)
+    est = colsum(w * y) / colsum(w)
     failed = np.isnan(t2) & ~pooled
     if failed.any():
         q = np.where(failed, np.nan, q)
     return est, t2, i2, h2, q
-
-
-def _finish_pool(pool: _SlowPool, method: str, cols: dict) -> None:
-    """Complete the pooled subsets' scoring and write their rows into ``cols``."""
-    pos, t2, y, v, pr = pool.finish(method)
-    m = pr.sum(0)
-    w0 = pr / v
-    sw0 = _colsum(w0)
-    vt = (m - 1) * sw0 / (sw0**2 - _colsum(w0 * w0))
-    w = pr / (v + np.nan_to_num(t2))
-    est = _colsum(w * y) / _colsum(w)
-    failed = np.isnan(t2)
-    cols["estimate"][pos] = np.where(failed, np.nan, est)
-    cols["tau2"][pos] = t2
-    cols["i2"][pos] = 100 * t2 / (vt + t2)
-    cols["h2"][pos] = 1 + t2 / vt
-    cols["q"][pos] = np.where(failed, np.nan, cols["q"][pos])
 
 
 def gosh(
@@ -342,11 +201,11 @@ def gosh(
     fitted. As metafor: k = 1 is refused, so is a model that cannot be fitted
     at all, and "All model fits failed." when no subset could be fitted.
     """
-    y, v = _check(y, v, method, "z")
+    y, v = check_data(y, v, method, "z")
     k = y.shape[0]
     if k == 1:
         raise ValueError("Stopped because k = 1.")
-    _require_model(y, v, method, "z", level)
+    require_model(y, v, method, "z", level)
     masks, sizes, exact = subset_masks(k, subsets, seed)
     n = masks.size
     cols = {name: np.empty(n) for name in ("estimate", "tau2", "i2", "h2", "q")}
@@ -371,7 +230,7 @@ def gosh(
             for name, arr in zip(("estimate", "tau2", "i2", "h2", "q"), res, strict=True):
                 cols[name][a:b] = arr
     if pool.parts:
-        _finish_pool(pool, method, cols)
+        pool.finish(method, cols)
     if np.isnan(cols["estimate"]).all():
         raise ValueError("All model fits failed.")
     out = pd.DataFrame({"mask": masks, "k": sizes, **cols})

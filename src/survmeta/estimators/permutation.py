@@ -18,7 +18,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .sensitivity import _check, _require_model, fit_lean
+from .rma import rma
+from .sensitivity import check_data, require_model
 
 #: metafor's ``comptol``: .Machine$double.eps^0.5.
 COMPTOL = float(np.finfo(float).eps ** 0.5)
@@ -31,10 +32,9 @@ MAX_EXACT_K = 30
 def _zvals(y, v, signs, method, test, level) -> tuple[np.ndarray, np.ndarray]:
     """Test statistic and failure flag for y with each column of ``signs`` applied."""
     ys = y[:, None] * signs
-    vs = np.broadcast_to(v[:, None], ys.shape)
-    fit = fit_lean(ys, vs, method, test, level)
-    failed = np.array([e is not None for e in fit["error"]], dtype=bool)
-    return fit["zval"], failed
+    res = rma(ys, np.broadcast_to(v[:, None], ys.shape), method, test, level)
+    failed = res.fit.failed
+    return np.where(failed, np.nan, res.zval[0]), failed
 
 
 def permutest(
@@ -53,13 +53,13 @@ def permutest(
     under knha), ``iter`` (the number of sign patterns: 2^k when exact) and
     ``exact``. ``seed`` seeds numpy's Generator for the random test.
     """
-    y, v = _check(y, v, method, test)
+    y, v = check_data(y, v, method, test)
     k = y.shape[0]
     iter = round(iter)
     if iter <= 1:
         raise ValueError("Argument 'iter' must be >= 2.")
-    full = _require_model(y, v, method, test, level)
-    z_obs = abs(full["zval"][0])
+    full = require_model(y, v, method, test, level)
+    z_obs = abs(full.zval[0, 0])
     is_exact = bool(exact) or 2**k <= iter
     if is_exact:
         if k > MAX_EXACT_K:
@@ -77,7 +77,7 @@ def permutest(
     else:
         n_iter = iter
         rng = np.random.default_rng(seed)
-        zs = [full["zval"]]
+        zs = [full.zval[0]]
         have, stalls = 1, 0
         while have < n_iter:
             need = n_iter - have

@@ -1,15 +1,11 @@
 """Leave-one-out, cumulative and influence analyses equal to metafor's.
 
 metafor refits ``rma.uni`` once per omitted (or added) study. Here the refits of
-one analysis are stacked into one (K', D) array and fitted in one vectorized
-call: all K leave-one-out datasets are a (K - 1, K) array, so ``leave1out`` and
-``influence`` cost one tau^2 fit. ``cumul`` needs one call per prefix size.
-
-The refits go through :func:`fit_lean`, which computes only what these tables
-show (no Q-profile CI, the expensive part of :func:`survmeta.estimators.rma.rma`).
-Numbers follow metafor 3.8.1's ``leave1out.rma.uni``, ``cumul.rma.uni`` and
-``influence.rma.uni`` for the intercept-only random-effects model, checked
-against tests/fixtures/sensitivity_metafor.json.
+one analysis are stacked and fitted by the engine (rma.py) in one call: the K
+leave-one-out datasets are a (K - 1, K) array, the K cumulative datasets a padded
+(K, K) one. Numbers follow metafor 3.8.1's ``leave1out.rma.uni``, ``cumul.rma.uni``
+and ``influence.rma.uni`` for the intercept-only model, checked against
+tests/fixtures/sensitivity_metafor.json.
 """
 
 from __future__ import annotations
@@ -18,10 +14,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from .rma import DOUBLE_EPS, METHODS, TESTS
-from .tau2 import TAU2_ESTIMATORS
+from .dist import chi2_cdf
+from .rma import DOUBLE_EPS, RMAResults, check_method, rma
 
 #: Columns of the leave-one-out and cumulative tables (metafor's names, '.' -> '_').
 LIST_COLUMNS = ("estimate", "se", "zval", "pval", "ci_lb", "ci_ub", "q", "qp", "tau2", "i2", "h2")
@@ -30,15 +25,13 @@ INFLUENCE_COLUMNS = (
 )  # fmt: skip
 
 
-def _check(y, v, method: str, test: str) -> tuple[np.ndarray, np.ndarray]:
+def check_data(y, v, method: str, test: str) -> tuple[np.ndarray, np.ndarray]:
+    """1-d finite y, v > 0 and a known method and test, or ValueError saying which."""
     y = np.asarray(y, dtype=float)
     v = np.asarray(v, dtype=float)
     if y.ndim != 1 or y.shape != v.shape:
         raise ValueError("y and v must be 1-d arrays of the same length")
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
-    if test not in TESTS:
-        raise ValueError(f"unknown test {test!r}; expected one of {', '.join(TESTS)}")
+    check_method(method, test)
     if not np.all(np.isfinite(y)) or not np.all(np.isfinite(v)):
         raise ValueError("y and v must be finite")
     if np.any(v <= 0):
@@ -56,80 +49,15 @@ def _labels(labels, k: int) -> list:
     return labels
 
 
-def fit_lean(
-    y: np.ndarray,
-    v: np.ndarray,
-    method: str,
-    test: str = "z",
-    level: float = 0.95,
-    *,
-    tests: bool = True,
-) -> dict[str, np.ndarray]:
-    """The intercept-only fit of every column of ``y``/``v`` (K, D), without the tau^2 CI.
-
-    Returns arrays of length D: estimate, se, zval, pval, ci_lb, ci_ub, q, qp,
-    tau2, i2, h2 (as in metafor's ``rma.uni``), ``s2w`` (the Knapp-Hartung
-    factor, 1 under the z test), ``sw`` (sum of the weights) and ``error``
-    (metafor's reason where tau^2 could not be estimated, else None; every
-    number of such a fit is NaN, as metafor's refitting functions record NA).
-    With ``tests=False`` the test statistics (se, zval, pval, CI) are skipped.
-
-    K = 1 is fitted as metafor does: tau^2 = 0, Q = 0, Q p = 1, I^2 = 0,
-    H^2 = 1, and the z test whatever ``test`` says.
-    """
-    k, d = y.shape
-    out: dict[str, np.ndarray] = {}
-    if k == 1:
-        t2 = np.zeros(d)
-        error = np.full(d, None, dtype=object)
-        test = "z"
-    else:
-        fit = TAU2_ESTIMATORS[method](y, v)
-        t2, error = fit.tau2, fit.error
-    failed = np.array([e is not None for e in error], dtype=bool)
-    t2 = np.where(failed, 0.0, t2)
-
-    w = 1.0 / (v + t2)
-    sw = w.sum(0)
-    mu = (w * y).sum(0) / sw
-    if test == "z":
-        s2w = np.ones(d)
-    else:
-        rss = (w * (y - mu) ** 2).sum(0)
-        s2w = np.where(rss <= DOUBLE_EPS, 0.0, rss / (k - 1))
-    out["estimate"] = mu
-    out["tau2"] = t2
-    out["s2w"] = s2w
-    out["sw"] = sw
-    if tests:
-        se = np.sqrt(s2w / sw)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            zval = mu / se
-        alpha = 1.0 - level
-        if test == "z":
-            pval = 2 * stats.norm.sf(np.abs(zval))
-            crit = stats.norm.isf(alpha / 2)
-        else:
-            pval = 2 * stats.t.sf(np.abs(zval), k - 1)
-            crit = stats.t.isf(alpha / 2, k - 1)
-        out.update(se=se, zval=zval, pval=pval, ci_lb=mu - crit * se, ci_ub=mu + crit * se)
-
-    if k == 1:
-        out.update(q=np.zeros(d), qp=np.ones(d), i2=np.zeros(d), h2=np.ones(d))
-    else:
-        w0 = 1.0 / v
-        sw0 = w0.sum(0)
-        mu0 = (w0 * y).sum(0) / sw0
-        q = np.maximum(0.0, (w0 * (y - mu0) ** 2).sum(0))
-        vt = (k - 1) * sw0 / (sw0**2 - (w0**2).sum(0))
-        out.update(q=q, i2=100 * t2 / (vt + t2), h2=1 + t2 / vt)
-        if tests:
-            out["qp"] = stats.chi2.sf(q, k - 1)
-    if failed.any():
-        for name, arr in out.items():
-            out[name] = np.where(failed, np.nan, arr)
-    out["error"] = error
-    return out
+def refit_table(res: RMAResults) -> dict[str, np.ndarray]:
+    """The columns metafor's refitting functions record, NaN throughout for a failed fit."""
+    out = {
+        "estimate": res.estimate, "se": res.se[0], "zval": res.zval[0], "pval": res.pval[0],
+        "ci_lb": res.ci_lb[0], "ci_ub": res.ci_ub[0], "q": res.qe, "qp": res.qep,
+        "tau2": res.tau2, "i2": res.i2, "h2": res.h2,
+    }  # fmt: skip
+    failed = res.fit.failed
+    return {name: np.where(failed, np.nan, arr) for name, arr in out.items()}
 
 
 def _frame(fit: dict, labels: list, columns=LIST_COLUMNS) -> pd.DataFrame:
@@ -139,12 +67,12 @@ def _frame(fit: dict, labels: list, columns=LIST_COLUMNS) -> pd.DataFrame:
     return df
 
 
-def _require_model(y, v, method, test, level) -> dict:
+def require_model(y, v, method, test, level) -> RMAResults:
     """metafor's sensitivity functions take a fitted model: none when the fit fails."""
-    full = fit_lean(y[:, None], v[:, None], method, test, level)
-    if full["error"][0] is not None:
-        raise ValueError(f"the {method} model cannot be fitted: {full['error'][0]}")
-    return full
+    res = rma(y, v, method, test, level)
+    if res.error[0] is not None:
+        raise ValueError(f"the {method} model cannot be fitted: {res.error[0]}")
+    return res
 
 
 def leave_one_out_stack(y: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -170,14 +98,14 @@ def leave1out(
     (e.g. PM's tau2.max too low) is a row of NaN, as metafor gives NA. Like
     metafor: k = 1 is refused; k = 2 refits single studies (z test, tau^2 = 0).
     """
-    y, v = _check(y, v, method, test)
+    y, v = check_data(y, v, method, test)
     k = y.shape[0]
     labels = _labels(labels, k)
     if k == 1:
         raise ValueError("Stopped because k = 1.")
-    _require_model(y, v, method, test, level)
+    require_model(y, v, method, test, level)
     ys, vs = leave_one_out_stack(y, v)
-    return _frame(fit_lean(ys, vs, method, test, level), labels)
+    return _frame(refit_table(rma(ys, vs, method, test, level)), labels)
 
 
 def cumul(
@@ -197,10 +125,10 @@ def cumul(
     first i studies (row 1: that study alone, z test, as metafor). Columns as
     :func:`leave1out`; ``study_id`` names the study added.
     """
-    y, v = _check(y, v, method, test)
+    y, v = check_data(y, v, method, test)
     k = y.shape[0]
     labels = _labels(labels, k)
-    _require_model(y, v, method, test, level)
+    require_model(y, v, method, test, level)
     if order is None:
         perm = np.arange(k)
     else:
@@ -212,9 +140,10 @@ def cumul(
             )
         perm = np.argsort(key, kind="stable")
     ys, vs = y[perm], v[perm]
-    fits = [fit_lean(ys[:i, None], vs[:i, None], method, test, level) for i in range(1, k + 1)]
-    merged = {c: np.concatenate([f[c] for f in fits]) for c in LIST_COLUMNS}
-    return _frame(merged, [labels[i] for i in perm])
+    prefix = (np.arange(k)[:, None] <= np.arange(k)[None, :]).astype(float)  # column i: i + 1
+    res = rma(np.repeat(ys[:, None], k, 1), np.repeat(vs[:, None], k, 1), method, test, level,
+              present=prefix)  # fmt: skip
+    return _frame(refit_table(res), [labels[i] for i in perm])
 
 
 def influence(
@@ -236,14 +165,14 @@ def influence(
     weight. k = 1 is refused, and so (as metafor's chol() fails) is a knha
     model whose Knapp-Hartung variance is 0.
     """
-    y, v = _check(y, v, method, test)
+    y, v = check_data(y, v, method, test)
     k = y.shape[0]
     labels = _labels(labels, k)
     if k == 1:
         raise ValueError("Stopped because k = 1.")
-    full = _require_model(y, v, method, test, level)
-    mu, t2 = full["estimate"][0], full["tau2"][0]
-    vb = full["s2w"][0] / full["sw"][0]
+    full = require_model(y, v, method, test, level)
+    mu, t2 = full.estimate[0], full.tau2[0]
+    vb = full.vb[0, 0, 0]
     if not vb > 0:
         raise ValueError(
             "the leading minor of order 1 is not positive definite (metafor's influence() "
@@ -253,9 +182,12 @@ def influence(
     hat = w / w.sum()
 
     ys, vs = leave_one_out_stack(y, v)
-    dele = fit_lean(ys, vs, method, test, level, tests=False)
-    mu_del, t2_del, s2w_del = dele["estimate"], dele["tau2"], dele["s2w"]
-    vb_del = s2w_del / dele["sw"]  # the deletion fit's var(estimate)
+    dele = rma(ys, vs, method, test, level)
+    failed = dele.fit.failed
+    mu_del, t2_del, s2w_del, vb_del, qe_del = (
+        np.where(failed, np.nan, a)
+        for a in (dele.estimate, dele.tau2, dele.s2w, dele.vb[:, 0, 0], dele.qe)
+    )  # vb_del: the deletion fit's var(estimate)
     resid = y - mu_del
     resid = np.where(np.abs(resid) < 100 * DOUBLE_EPS, 0.0, resid)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -269,7 +201,7 @@ def influence(
         cov_r = vb_del / vb
     inf = (
         (np.abs(dffits) > 3 * np.sqrt(1 / (k - 1)))
-        | (stats.chi2.cdf(cook_d, 1) > 0.5)
+        | (chi2_cdf(cook_d, 1) > 0.5)
         | (hat > 3 / k)
         | (np.abs(dfbs) > 1)
     )
@@ -281,7 +213,7 @@ def influence(
             "cook_d": cook_d,
             "cov_r": cov_r,
             "tau2_del": t2_del,
-            "qe_del": dele["q"],
+            "qe_del": qe_del,
             "hat": hat,
             "weight": 100 * hat,
             "dfbs": dfbs,

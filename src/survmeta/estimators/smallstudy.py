@@ -14,18 +14,20 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from .moderators import (
-    EVTOL,
-    LM_QR_TOL,
-    TOO_MANY_PARAMETERS,
-    _as_2d,
-    fit_design,
-    prepare_design,
-)
-from .pymare_ext import estimate_tau2
-from .rma import rma
+from . import dist
+from .design import Moderators
+from .moderators import EVTOL, LM_QR_TOL, prepare_design
+from .rma import TOO_MANY_PARAMETERS, fit, rma
+
+
+def _as_2d(y, v) -> tuple[np.ndarray, np.ndarray]:
+    y = np.asarray(y, dtype=float)
+    v = np.asarray(v, dtype=float)
+    if y.ndim == 1:
+        y, v = y[:, None], v[:, None]
+    return y, np.broadcast_to(v, y.shape).astype(float)
+
 
 REGTEST_NOT_FULL_RANK = (
     "Model matrix no longer of full rank after addition of predictor. Cannot fit model."
@@ -74,12 +76,11 @@ def regtest(y, v, method: str = "REML", test: str = "z", level: float = 0.95) ->
     )  # fmt: skip
     ok = ~(redundant | rank_def)
     if ok.any():
-        res = fit_design(
-            y[:, ok], v[:, ok], X[ok], ["intrcpt", "sei"], True, method, test, level, r2=False
-        )
+        design = Moderators(X[ok], ["intrcpt", "sei"])
+        res = fit(y[:, ok], v[:, ok], method, design, r2=False).results(test, level)
         out.loc[ok, "zval"] = res.zval[1]
         out.loc[ok, "pval"] = res.pval[1]
-        out.loc[ok, "dfs"] = k - 2 if test == "knha" else np.nan
+        out.loc[ok, "dfs"] = res.dfs
         out.loc[ok, "est"] = res.beta[0]
         out.loc[ok, "ci_lb"] = res.ci_lb[0]
         out.loc[ok, "ci_ub"] = res.ci_ub[0]
@@ -157,7 +158,7 @@ def _kendall_normal_p(tau: float, x: np.ndarray, y: np.ndarray) -> float:
     if n > 2:
         var_s += v2 / (9 * n * (n - 1) * (n - 2))
     z = s / np.sqrt(var_s)
-    return float(2 * min(stats.norm.cdf(z), stats.norm.sf(z)))
+    return float(2 * min(dist.norm_cdf(z), dist.norm_sf(z)))
 
 
 def kendall_tau_b(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -254,22 +255,21 @@ def _pooled_mean(y: np.ndarray, v: np.ndarray, method: str) -> float:
         raise ValueError("Processing terminated since k = 0.")
     if y.size == 1:
         return float(y[0])
-    tau2, err = estimate_tau2(method, y[:, None], v[:, None])
-    if err[0] is not None:
-        raise ValueError(err[0])
-    w = 1.0 / (v + tau2[0])
-    return float((w * y).sum() / w.sum())
+    res = fit(y, v, method)
+    if res.error[0] is not None:
+        raise ValueError(res.error[0])
+    return float(res.wls.beta[0, 0])
 
 
 def trimfill_side(y: np.ndarray, v: np.ndarray, method: str) -> str:
     """metafor's side: "right" when the slope of ``rma(yi, vi, mods = sqrt(vi))`` is < 0."""
-    X, names, int_incl, _ = prepare_design(np.sqrt(v), y.size)
-    if len(names) < 2:  # sqrt(vi) dropped as redundant: metafor's beta[2] is NA
+    design = prepare_design(np.sqrt(v), y.size)
+    if design.p < 2:  # sqrt(vi) dropped as redundant: metafor's beta[2] is NA
         raise ValueError(R_NA_CONDITION)
-    res = fit_design(y[:, None], v[:, None], X, names, int_incl, method, "z", 0.95, r2=False)
+    res = fit(y, v, method, design, r2=False)
     if res.error[0] is not None:
         raise ValueError(res.error[0])
-    return "right" if res.beta[1, 0] < 0 else "left"
+    return "right" if res.wls.beta[1, 0] < 0 else "left"
 
 
 def trimfill(
@@ -366,8 +366,8 @@ def trimfill(
         p_k0 = float(1 - np.sum(0.5 ** (m + 2)))
     return TrimfillResult(
         k0=k0, side=side, se_k0=se_k0, p_k0=p_k0, estimator=estimator, method=method,
-        test=rt, level=rl, k=k + k0, estimate=float(res.estimate[0]), se=float(res.se[0]),
-        zval=float(res.stat[0]), pval=float(res.p[0]), ci_lb=float(res.ci_low[0]),
-        ci_ub=float(res.ci_high[0]), tau2=float(res.tau2[0]), i2=float(res.i2[0]),
-        h2=float(res.h2[0]), qe=float(res.q[0]), qep=float(res.q_p[0]), filled=filled,
+        test=rt, level=rl, k=k + k0, estimate=float(res.estimate[0]), se=float(res.se[0, 0]),
+        zval=float(res.zval[0, 0]), pval=float(res.pval[0, 0]), ci_lb=float(res.ci_lb[0, 0]),
+        ci_ub=float(res.ci_ub[0, 0]), tau2=float(res.tau2[0]), i2=float(res.i2[0]),
+        h2=float(res.h2[0]), qe=float(res.qe[0]), qep=float(res.qep[0]), filled=filled,
     )  # fmt: skip

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from .moderators import RMAModsResults, dummy_mods, factor_levels, rma_mods
-from .rma import rma
+from .dist import chi2_sf
+from .moderators import dummy_mods, factor_levels, rma_mods
+from .rma import RMAResults, rma
+from .stack import stack
 
 BETWEEN_LABEL = "subgroup differences"
 
@@ -50,18 +51,7 @@ def q_between(estimate, se) -> tuple[float, int, float, str | None]:
     w = 1.0 / se**2
     mu = (w * est).sum() / w.sum()
     q = max(0.0, float((w * (est - mu) ** 2).sum()))
-    return q, df, float(stats.chi2.sf(q, df)), None
-
-
-def _single_study(y: float, v: float, level: float) -> dict:
-    """metafor's k = 1 fit: the study itself, z test (metafor switches knha to z)."""
-    se = float(np.sqrt(v))
-    crit = stats.norm.isf((1 - level) / 2)
-    return {
-        "estimate": y, "se": se, "zval": y / se, "pval": 2 * stats.norm.sf(abs(y / se)),
-        "ci_lb": y - crit * se, "ci_ub": y + crit * se, "tau2": 0.0, "i2": 0.0, "h2": 1.0,
-        "q": 0.0, "qp": 1.0, "error": None,
-    }  # fmt: skip
+    return q, df, float(chi2_sf(q, df)), None
 
 
 def subgroups(y, v, g, method: str = "REML", test: str = "z", level: float = 0.95) -> pd.DataFrame:
@@ -71,34 +61,24 @@ def subgroups(y, v, g, method: str = "REML", test: str = "z", level: float = 0.9
     order, else sorted) with ``subgroup, k, estimate, se, zval, pval, ci_lb, ci_ub,
     tau2, i2, h2, q, qp, error``, plus a last row ``subgroup = "subgroup
     differences"`` (k = all studies) holding ``q_between, df_between, p_between``.
-    Subgroups of equal size are fitted in one stacked call.
+    All subgroups are one padded call of the engine; a subgroup of one study is
+    metafor's k = 1 fit (its own estimate, z test, tau^2 = 0, Q = 0).
     """
     y = np.asarray(y, dtype=float)
     v = np.asarray(v, dtype=float)
     gs = np.asarray(g, dtype=object)
     levels = factor_levels(g)
-    members = {lv: np.flatnonzero(gs == lv) for lv in levels}
-    rows: dict = {}
-    by_k: dict[int, list] = {}
-    for lv, idx in members.items():
-        by_k.setdefault(idx.size, []).append(lv)
-    for k, lvs in by_k.items():
-        if k == 1:
-            for lv in lvs:
-                i = members[lv][0]
-                rows[lv] = _single_study(float(y[i]), float(v[i]), level)
-            continue
-        ys = np.column_stack([y[members[lv]] for lv in lvs])
-        vs = np.column_stack([v[members[lv]] for lv in lvs])
-        res = rma(ys, vs, method, test, level)
-        for j, lv in enumerate(lvs):
-            rows[lv] = {
-                "estimate": res.estimate[j], "se": res.se[j], "zval": res.stat[j],
-                "pval": res.p[j], "ci_lb": res.ci_low[j], "ci_ub": res.ci_high[j],
-                "tau2": res.tau2[j], "i2": res.i2[j], "h2": res.h2[j], "q": res.q[j],
-                "qp": res.q_p[j], "error": res.error[j],
-            }  # fmt: skip
-    out = pd.DataFrame([{"subgroup": lv, "k": members[lv].size, **rows[lv]} for lv in levels])
+    members = [np.flatnonzero(gs == lv) for lv in levels]
+    ys, vs, m = stack([(y[idx], v[idx]) for idx in members])
+    res: RMAResults = rma(ys, vs, method, test, level, present=m)
+    out = pd.DataFrame(
+        {
+            "subgroup": levels, "k": [idx.size for idx in members], "estimate": res.estimate,
+            "se": res.se[0], "zval": res.zval[0], "pval": res.pval[0], "ci_lb": res.ci_lb[0],
+            "ci_ub": res.ci_ub[0], "tau2": res.tau2, "i2": res.i2, "h2": res.h2, "q": res.qe,
+            "qp": res.qep, "error": res.error,
+        }
+    )  # fmt: skip
     q, df, p, reason = q_between(out["estimate"], out["se"])
     between = {"subgroup": BETWEEN_LABEL, "k": int(y.size), "q_between": q, "df_between": df,
                "p_between": p, "error": reason}  # fmt: skip
@@ -110,9 +90,9 @@ def subgroups(y, v, g, method: str = "REML", test: str = "z", level: float = 0.9
 
 def subgroups_common_tau2(
     y, v, g, method: str = "REML", test: str = "z", level: float = 0.95, name: str = "g"
-) -> RMAModsResults:
+) -> RMAResults:
     """The common-tau^2 model ``rma(yi, vi, mods = ~ factor(g))``: intercept = first level,
     one contrast per other level (terms ``{name}{level}``), QM the test of subgroup
-    differences (F under knha), R^2. ``.to_frame()`` gives the metareg rows."""
+    differences (F under knha), R^2. ``moderators.coef_frame`` gives the metareg rows."""
     mods, terms, _ = dummy_mods(g, name)
     return rma_mods(y, v, mods, method, test, level, terms=terms)

@@ -17,8 +17,6 @@ from ..outputs import COLUMNS
 
 #: Files ``results/sensitivity/<analysis_id>/<name>.csv`` (design.md, "Other analyses").
 SENSITIVITY_NAMES = tuple(COLUMNS)
-#: Figure kind -> file name suffix: ``results/figures/<analysis_id><suffix>.svg``.
-FIGURE_SUFFIXES = {"forest": "", "funnel": "_funnel", "gosh": "_gosh"}
 #: The row of ``subgroups.csv`` that holds the test for subgroup differences.
 BETWEEN_LABEL = "subgroup differences"
 
@@ -51,13 +49,6 @@ def arm_label(arm) -> str:
         if arm is None or (isinstance(arm, float) and math.isnan(arm))
         else str(arm).replace("_", " ")
     )
-
-
-def study_weights(vi, tau2) -> np.ndarray:
-    """Random-effects weights in percent, w = 1/(v + tau^2), as forest plots show them."""
-    t2 = float(tau2) if finite(tau2) else 0.0
-    w = 1.0 / (np.asarray(vi, dtype=float) + t2)
-    return 100 * w / w.sum() if w.size else w
 
 
 def _true(x) -> bool:
@@ -108,19 +99,20 @@ def arm_events(effects: pd.DataFrame, arms: pd.DataFrame | None) -> pd.DataFrame
     return out
 
 
+COMPARISON_KEY = ["analysis_id", "study_id", "treatment_arm", "control_arm"]
+
+
 def analysis_effects(
-    effects: pd.DataFrame, pooled: pd.DataFrame, analysis_id: str
+    effects: pd.DataFrame, pooled: pd.DataFrame, weights: pd.DataFrame, analysis_id: str
 ) -> tuple[pd.DataFrame, dict | None]:
-    """The analysis's study rows with their random-effects weights (% of the main fit)."""
-    rows = effects[effects["analysis_id"] == analysis_id].copy()
-    fit = main_row(pooled, analysis_id)
-    if fit is not None:
-        rows["weight"] = study_weights(rows["vi"].to_numpy(), fit["tau2"])
-    elif len(rows) == 1:
-        rows["weight"] = 100.0
-    else:
-        rows["weight"] = np.nan
-    return rows, fit
+    """The analysis's study rows with their CI and weight (% of the main fit), weights.csv."""
+    rows = effects[effects["analysis_id"] == analysis_id]
+    w = weights[weights["analysis_id"] == analysis_id][
+        [*COMPARISON_KEY, "ci_lb", "ci_ub", "weight"]
+    ]
+    rows = rows.drop(columns=["ci_lb", "ci_ub", "weight"], errors="ignore")
+    rows = rows.merge(w, on=COMPARISON_KEY, how="left")
+    return rows, main_row(pooled, analysis_id)
 
 
 def between_test(subgroups: pd.DataFrame | None) -> dict | None:

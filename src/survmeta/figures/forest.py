@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import textwrap
 from dataclasses import dataclass, field
-from statistics import NormalDist
 
 import pandas as pd
 
@@ -32,7 +31,6 @@ from .svg import (
     to_svg,
 )
 
-_Z95 = NormalDist().inv_cdf(0.975)
 _ROW_IN = 0.21  # inches per text line, so height scales with k
 _CHAR_IN = 0.07  # average width of a character at 9 pt (DejaVu Sans), for column widths
 _ARM_WRAP = 18  # characters per line of an arm name
@@ -184,13 +182,14 @@ def forest_svg(
 ) -> str:
     """Return SVG text of the forest plot of one analysis.
 
-    ``effects``: the analysis's study rows (``study_id, treatment_arm, control_arm, yi, sei``
-    and, when known, ``weight`` (%), ``n_treatment, n_control, events_treatment,
+    ``effects``: the analysis's study rows (``study_id, treatment_arm, control_arm, yi``,
+    ``ci_lb, ci_ub`` at the review's level and ``weight`` (%) from weights.csv, and when
+    known ``n_treatment, n_control, events_treatment,
     events_control, year`` and the ``subgroup_by`` column). ``pooled``: the main
     method x test row of pooled.csv for the whole analysis (``None`` when there is no
     pooled estimate; a dict with a ``status`` says why). ``subgroup_rows``: the main row of
     each subgroup; ``between``: the test for subgroup differences (subgroups.csv's last row).
-    Study CIs are 95% Wald intervals from yi and sei; pooled CIs are pooled.csv's.
+    Every number is a result's (weights.csv, pooled.csv): nothing is recomputed here.
     """
     from matplotlib.patches import Polygon
     from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
@@ -241,8 +240,8 @@ def forest_svg(
     for r in rows.itertuples():
         if finite(r.yi):
             bounds.append(math.exp(r.yi))
-            if finite(r.sei):
-                bounds += [math.exp(r.yi - _Z95 * r.sei), math.exp(r.yi + _Z95 * r.sei)]
+            if finite(r.ci_lb):
+                bounds += [math.exp(r.ci_lb), math.exp(r.ci_ub)]
     for src in [pooled if has_pool else None, *subgroup_rows.values()]:
         if src is not None:
             for key in ("estimate", "ci_low", "ci_high"):
@@ -346,8 +345,8 @@ def forest_svg(
                 lo = hi = float("nan")
                 if finite(r.get("yi")):
                     yi = float(r["yi"])
-                    if finite(r.get("sei")):
-                        lo, hi = yi - _Z95 * float(r["sei"]), yi + _Z95 * float(r["sei"])
+                    if finite(r.get("ci_lb")):
+                        lo, hi = float(r["ci_lb"]), float(r["ci_ub"])
                         clipped_line(math.exp(lo), math.exp(hi), y, color=INK, lw=1)
                     w = r.get("weight")
                     size = 10 + 3.2 * float(w) if finite(w) else 24

@@ -1,47 +1,19 @@
 """Gather what the report shows: results, figures, input checksums, config and versions.
 
-Reads files only; imports neither matplotlib nor pymare (the figures are already drawn).
+Reads files in results/ only; imports neither matplotlib nor pymare (the figures are
+already drawn).
 """
 
 from __future__ import annotations
 
-import hashlib
-import platform
 from collections.abc import Iterable
-from importlib import metadata
-from pathlib import Path, PurePath
+from pathlib import Path
 
 import yaml
 
-from ..figures.data import FIGURE_SUFFIXES, gosh_tables, read_table, sensitivity_tables
-from ..tables import read_raw
-
-PACKAGES = (
-    "snakemake",
-    "numpy",
-    "scipy",
-    "pandas",
-    "statsmodels",
-    "pymare",
-    "matplotlib",
-    "jinja2",
-    "survmeta",
-)
-
-
-def software_versions() -> dict[str, str]:
-    """Python and the packages whose numbers or output the report depends on."""
-    out = {"python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
-
-
-def sha256(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+from ..figures.data import gosh_tables, read_table, sensitivity_tables
+from ..outputs import FIGURE_SUFFIXES
+from ..provenance import shown_path, software_versions  # noqa: F401  (shown_path: tests)
 
 
 def figure_map(paths: Iterable, analysis_ids: Iterable[str]) -> dict[str, dict[str, str]]:
@@ -54,12 +26,6 @@ def figure_map(paths: Iterable, analysis_ids: Iterable[str]) -> dict[str, dict[s
             if p is not None:
                 out.setdefault(aid, {})[kind] = p.read_text(encoding="utf-8")
     return out
-
-
-def shown_path(path) -> str:
-    """A configured input path as shown: never absolute (machine-specific, leaks user names)."""
-    p = PurePath(str(path))
-    return p.name if p.is_absolute() else str(path)
 
 
 def config_yaml(config: dict) -> str:
@@ -79,36 +45,38 @@ def _plain(x):
 
 
 def load_results(
-    tables: dict[str, str],
     effects,
     excluded,
     derivations,
     pooled,
+    weights,
+    validated: Iterable,
+    inputs,
     config: dict,
     sensitivity: Iterable = (),
     gosh: Iterable = (),
 ) -> dict:
     """Everything the report shows, read once from the result files (paths).
 
-    ``tables``: {input table name: path} (studies and arms are shown, every one is
-    hashed); ``sensitivity``: results/sensitivity/<id>/<name>.csv files; ``gosh``:
-    results/gosh/<id>.csv files. The figures are drawn from the same tables.
+    ``validated``: results/validated/<table>.csv (studies and arms are shown);
+    ``inputs``: results/inputs.csv (each input table's path and SHA-256);
+    ``sensitivity``: results/sensitivity/<id>/<name>.csv; ``gosh``: results/gosh/<id>.csv.
+    The figures are drawn from the same tables.
     """
     ids = [a["id"] for a in config["analyses"]]
-    # already validated before any job ran: read, not re-checked
+    tables = {Path(p).stem: read_table(p) for p in validated}
+    checksums = read_table(inputs)
     return {
         "effects": read_table(effects),
         "excluded": read_table(excluded) if excluded else None,
         "derivations": read_table(derivations) if derivations else None,
         "pooled": read_table(pooled),
-        "studies": read_raw(tables["studies"], "studies"),
-        "arms": read_raw(tables["arms"], "arms") if "arms" in tables else None,
+        "weights": read_table(weights),
+        "studies": tables["studies"],
+        "arms": tables.get("arms"),
         "sensitivity": sensitivity_tables(sensitivity),
         "gosh": gosh_tables(gosh, ids),
-        "inputs": [
-            (name, shown_path(config["inputs"].get(name, path)), sha256(path))
-            for name, path in tables.items()
-        ],
+        "inputs": [tuple(r) for r in checksums[["table", "path", "sha256"]].to_numpy(str)],
     }
 
 
@@ -125,20 +93,31 @@ def render_results(results: dict, figures: dict, config: dict) -> str:
     )
 
 
-def build_report(
-    tables: dict[str, str],
-    effects,
-    excluded,
-    derivations,
-    pooled,
-    figures: Iterable,
-    config: dict,
-    sensitivity: Iterable = (),
-    gosh: Iterable = (),
-) -> str:
-    """The report's HTML from the result files and the SVG files already written."""
+def build_report(results_dir, figures: Iterable, config: dict) -> str:
+    """The report's HTML from a finished run's results/ folder and the SVG files written."""
+    from ..outputs import (
+        DERIVATIONS,
+        EFFECTS,
+        EXCLUDED,
+        INPUTS,
+        POOLED,
+        WEIGHTS,
+        gosh_analyses,
+        gosh_path,
+        output_paths,
+        validated_path,
+    )  # fmt: skip
+
+    root = Path(results_dir).parent
+
+    def at(rel: str) -> Path:
+        return root / rel
+
     results = load_results(
-        tables, effects, excluded, derivations, pooled, config, sensitivity, gosh
-    )
+        at(EFFECTS), at(EXCLUDED), at(DERIVATIONS), at(POOLED), at(WEIGHTS),
+        [at(validated_path(t)) for t in config["inputs"]], at(INPUTS), config,
+        [at(p) for p in output_paths(config["analyses"])],
+        [at(gosh_path(a)) for a in gosh_analyses(config)],
+    )  # fmt: skip
     ids = [a["id"] for a in config["analyses"]]
     return render_results(results, figure_map(figures, ids), config)

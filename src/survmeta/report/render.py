@@ -598,12 +598,13 @@ def _summary(fit: dict | None, ratio: str, level: str) -> dict:
     }
 
 
-def _analysis(a, effects, excluded, derivations, pooled, arms, sens, gosh, figures, pooling):
+def _analysis(a, effects, excluded, derivations, pooled, weights, arms, sens, gosh, figures,
+              pooling):  # fmt: skip
     aid = a["id"]
     metric = a.get("metric", "log_hr")
     ratio = "Ratio of medians" if metric == "log_mr" else "HR"
     level = f"{float(pooling['level']) * 100:g}%"
-    rows, _ = analysis_effects(effects, pooled, aid)
+    rows, _ = analysis_effects(effects, pooled, weights, aid)
     rows = arm_events(rows, arms)
     order = pd.to_numeric(rows.get("year"), errors="coerce") if "year" in rows else None
     if order is not None:
@@ -718,6 +719,7 @@ def render_report(
     excluded: pd.DataFrame | None,
     derivations: pd.DataFrame | None,
     pooled: pd.DataFrame,
+    weights: pd.DataFrame,
     studies: pd.DataFrame,
     arms: pd.DataFrame | None = None,
     sensitivity: dict[str, dict[str, pd.DataFrame]] | None = None,
@@ -752,6 +754,7 @@ def render_report(
             excluded,
             derivations,
             pooled,
+            weights,
             arms,
             sensitivity.get(a["id"], {}),
             gosh,

@@ -1,0 +1,97 @@
+"""Datasets stacked side by side, as PyMARE stacks them, and of unequal size.
+
+Every fit in the engine takes D datasets at once: y and v of shape (K, D), one
+dataset per column. Datasets of different sizes (the subgroups of a review, the
+prefixes of a cumulative analysis, GOSH's subsets) are padded to K rows; the
+mask ``m`` (1 for a study, 0 for padding) keeps the padding out of every sum, so
+one call fits them all. Padding rows hold y = 0 and v = 1, which keeps every
+intermediate finite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+_ONES: dict[int, np.ndarray] = {}
+
+
+def colsum(a: np.ndarray) -> np.ndarray:
+    """Column sums of a (K, D) array as one BLAS product: about 4x faster than ``a.sum(0)``."""
+    k = a.shape[0]
+    ones = _ONES.get(k)
+    if ones is None:
+        ones = _ONES[k] = np.ones(k)
+    return ones @ a
+
+
+@dataclass
+class Data:
+    """y, v (K, D), the mask m (K, D) of real rows (None: every row is real), k per column."""
+
+    y: np.ndarray
+    v: np.ndarray
+    m: np.ndarray | None
+    k: np.ndarray
+
+    @property
+    def d(self) -> int:
+        return self.y.shape[1]
+
+    def masked(self, a: np.ndarray) -> np.ndarray:
+        """``a`` with the padding rows set to 0."""
+        return a if self.m is None else a * self.m
+
+    def take(self, idx) -> Data:
+        """The datasets (columns) ``idx``."""
+        m = None if self.m is None else self.m[:, idx]
+        return Data(self.y[:, idx], self.v[:, idx], m, self.k[idx])
+
+    def mean(self) -> np.ndarray:
+        """The unweighted mean of each dataset."""
+        return colsum(self.masked(self.y)) / self.k
+
+    def centered(self) -> np.ndarray:
+        """y minus its mean (metafor's ``Ymc``), padding kept at 0."""
+        return self.masked(self.y - self.mean())
+
+    def mad(self) -> np.ndarray:
+        """R's ``mad(y)`` (constant 1.4826) of each dataset."""
+        if self.m is None:
+            med = np.median(self.y, axis=0)
+            return 1.4826 * np.median(np.abs(self.y - med), axis=0)
+        y = np.where(self.m > 0, self.y, np.nan)
+        med = np.nanmedian(y, axis=0)
+        return 1.4826 * np.nanmedian(np.abs(y - med), axis=0)
+
+
+def as_data(y, v, present=None) -> Data:
+    """A :class:`Data` from y, v (1-d: one dataset; (K, D): D datasets) and an optional mask."""
+    y = np.asarray(y, dtype=float)
+    v = np.asarray(v, dtype=float)
+    if y.ndim == 1:
+        y = y[:, None]
+    v = np.broadcast_to(v[:, None] if v.ndim == 1 else v, y.shape)
+    if present is None:
+        return Data(y, np.array(v, dtype=float), None, np.full(y.shape[1], float(y.shape[0])))
+    m = np.asarray(present, dtype=float)
+    m = m[:, None] if m.ndim == 1 else m
+    m = np.broadcast_to(m, y.shape)
+    y = np.where(m > 0, y, 0.0)
+    v = np.where(m > 0, v, 1.0)
+    return Data(y, v, np.array(m), m.sum(0))
+
+
+def stack(datasets: Sequence[tuple]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ragged datasets [(y_j, v_j), ...] as padded (K, D) y, v and the mask of real rows."""
+    kmax = max((len(y) for y, _ in datasets), default=0)
+    d = len(datasets)
+    y = np.zeros((kmax, d))
+    v = np.ones((kmax, d))
+    m = np.zeros((kmax, d))
+    for j, (yj, vj) in enumerate(datasets):
+        n = len(yj)
+        y[:n, j], v[:n, j], m[:n, j] = yj, vj, 1.0
+    return y, v, m

@@ -89,14 +89,7 @@ class ModelFit:
             s2w = np.where(single, 1.0, s2w)
         vb = self.vb0 * s2w[:, None, None]
         beta = self.wls.beta
-        se = np.sqrt(np.diagonal(vb, axis1=1, axis2=2)).T
-        with np.errstate(divide="ignore", invalid="ignore"):
-            zval = beta / se
-        alpha = 1.0 - level
-        use_t = ~np.isnan(df_t)
-        pval = np.where(use_t, 2 * dist.t_sf(np.abs(zval), df_t), 2 * dist.norm_sf(np.abs(zval)))
-        crit = np.where(use_t, dist.t_isf(alpha / 2, df_t), dist.norm_isf(alpha / 2))
-
+        se, zval, pval, crit = wald(beta, vb, df_t, level)
         btt = _btt(self.design)
         bb = beta[btt].T
         vbb = vb[:, btt][:, :, btt]
@@ -130,6 +123,22 @@ class ModelFit:
             for name in ("qm", "qmp", "s2w"):
                 getattr(res, name)[failed] = np.nan
         return res
+
+
+def wald(beta, vb, dfs, level: float):
+    """se, test statistic, two-sided p and critical value of each coefficient (p, D).
+
+    A t distribution with ``dfs`` degrees of freedom where ``dfs`` is a number, the
+    normal where it is NaN: the one place every model's tests are computed.
+    """
+    se = np.sqrt(np.diagonal(vb, axis1=1, axis2=2)).T
+    with np.errstate(divide="ignore", invalid="ignore"):
+        zval = beta / se
+    alpha = 1.0 - level
+    use_t = ~np.isnan(dfs)
+    pval = np.where(use_t, 2 * dist.t_sf(np.abs(zval), dfs), 2 * dist.norm_sf(np.abs(zval)))
+    crit = np.where(use_t, dist.t_isf(alpha / 2, dfs), dist.norm_isf(alpha / 2))
+    return se, zval, pval, crit
 
 
 def _btt(design) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Comparisons nested in their studies: metafor's ``rma.mv(yi, V, random = ~ 1 | study/comparison)``.
+"""Comparisons nested in studies: metafor's ``rma.mv(yi, V, random = ~ 1 | study/comparison)``.
 
 A study that gives several comparisons to one analysis (a three-arm trial, several
 modalities against one shared arm) is one study: its comparisons share the study's

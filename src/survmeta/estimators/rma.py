@@ -24,7 +24,14 @@ import numpy as np
 from . import dist
 from .design import Intercept, Moderators, WLSFit
 from .stack import Data, as_data, colsum
-from .tau2 import METHODS, TAU2_ESTIMATORS, Tau2Fit, generalized_q, solve_decreasing
+from .tau2 import (
+    METHODS,
+    TAU2_ESTIMATORS,
+    Tau2Fit,
+    generalized_q,
+    log_likelihood,
+    solve_decreasing,
+)
 
 TESTS = ("z", "t", "knha", "adhoc")
 #: R's .Machine$double.eps: metafor's threshold for a zero Knapp-Hartung residual.
@@ -233,6 +240,10 @@ class RMAResults:
         """metafor's ``confint(res)``: the Q-profile CI of tau^2 (methods.md section 2)."""
         return qprofile_ci(self.fit, self.level if level is None else level)
 
+    def confint_pl(self, level: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """metafor's ``confint(res, type = "PL")``: the profile-likelihood CI of tau^2 (ML, REML)."""
+        return profile_ci(self.fit, self.level if level is None else level)
+
     def column(self, name: str, term: int = 0) -> np.ndarray:
         """A (D,) array: a coefficient's value (``term``) or a per-model value."""
         arr = getattr(self, name)
@@ -370,6 +381,48 @@ def qprofile_ci(model: ModelFit, level: float) -> Tau2CI:
     vt = model.vt
     with np.errstate(divide="ignore", invalid="ignore"):
         return Tau2CI(lb, ub, 100 * lb / (vt + lb), 100 * ub / (vt + ub), 1 + lb / vt, 1 + ub / vt)
+
+
+def profile_ci(model: ModelFit, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """The profile-likelihood CI of tau^2 (metafor ``confint(type = "PL")``), ML and REML.
+
+    The bounds solve -2 (ll(tau^2) - ll(tau2_hat)) = qchisq(level, 1) with ll the model's
+    (restricted) log-likelihood, on [0, tau2_hat] and [tau2_hat, tau2max], tau2max =
+    max(100, 10 tau2_hat): a lower bound is 0 where the profile at 0 is inside, an upper
+    bound tau2max where the profile never crosses (metafor marks it ">"). NaN for
+    other methods, failed fits and k <= p.
+    """
+    d = model.data.d
+    lb, ub = np.full(d, np.nan), np.full(d, np.nan)
+    if model.method not in ("ML", "REML"):
+        return lb, ub
+    cols = np.flatnonzero((model.k > model.p) & ~model.failed)
+    if not cols.size:
+        return lb, ub
+    sub, dsub = model.data.take(cols), model.design.take(cols)
+    that = model.tau2[cols]
+    target = dist.chi2_isf(1.0 - level, 1)
+    ll_hat = log_likelihood(model.method, sub, dsub, that)
+
+    def dev(t, idx):
+        s, ds = sub.take(idx), dsub.take(idx)
+        return -2.0 * (log_likelihood(model.method, s, ds, t) - ll_hat[idx])
+
+    tmax = np.maximum(100.0, 10.0 * that)
+    all_idx = np.arange(cols.size)
+    lo, hi = np.zeros(cols.size), tmax.copy()
+    low_root = np.flatnonzero(dev(np.zeros(cols.size), all_idx) >= target)
+    if low_root.size:  # the deviance falls from >= target at 0 to 0 at tau2_hat
+        lo[low_root] = solve_decreasing(
+            lambda t: dev(t, low_root), target, np.zeros(low_root.size), that[low_root]
+        )
+    up_root = np.flatnonzero(dev(tmax, all_idx) >= target)
+    if up_root.size:  # and rises from 0 at tau2_hat to >= target at tau2max
+        hi[up_root] = solve_decreasing(
+            lambda t: -dev(t, up_root), -target, that[up_root], tmax[up_root]
+        )
+    lb[cols], ub[cols] = lo, hi
+    return lb, ub
 
 
 __all__ = [

@@ -241,7 +241,7 @@ class RMAResults:
         return qprofile_ci(self.fit, self.level if level is None else level)
 
     def confint_pl(self, level: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """metafor's ``confint(res, type = "PL")``: the profile-likelihood CI of tau^2 (ML, REML)."""
+        """metafor's ``confint(res, type = "PL")``: the profile-likelihood CI of tau^2."""
         return profile_ci(self.fit, self.level if level is None else level)
 
     def column(self, name: str, term: int = 0) -> np.ndarray:

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from survmeta.numbers import fmt_ci, fmt_num, fmt_p
 from survmeta.report.build import config_yaml, figure_map, shown_path
 from survmeta.report.grade import grade_draft, imprecision, inconsistency, publication_bias
-from survmeta.report.render import fmt_ci, fmt_num, fmt_p, render_report
+from survmeta.report.render import render_report
 
 ROOT = Path(__file__).parents[1]
 

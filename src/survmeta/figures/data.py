@@ -13,22 +13,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..numbers import finite  # noqa: F401  (re-exported: the figures' helpers use it)
 from ..outputs import COLUMNS
 
 #: Files ``results/sensitivity/<analysis_id>/<name>.csv`` (design.md, "Other analyses").
 SENSITIVITY_NAMES = tuple(COLUMNS)
 #: The row of ``subgroups.csv`` that holds the test for subgroup differences.
 BETWEEN_LABEL = "subgroup differences"
-
-
-def finite(x) -> bool:
-    """True for a number that is not NaN/inf (strings, None and blanks are not)."""
-    if x is None or isinstance(x, bool | str):
-        return False
-    try:
-        return math.isfinite(float(x))
-    except (TypeError, ValueError):
-        return False
 
 
 def as_list(x) -> list:

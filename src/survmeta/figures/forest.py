@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from .data import arm_label, finite
+from ..numbers import DASH as _DASH
+from ..numbers import ci_text, events_n, finite, fmt_dec, fmt_exp, fmt_int, p_text, ratio
+from .data import arm_label
 from .svg import (
     BLUE,
     GREY,
@@ -35,35 +37,6 @@ _ROW_IN = 0.21  # inches per text line, so height scales with k
 _CHAR_IN = 0.07  # average width of a character at 9 pt (DejaVu Sans), for column widths
 _ARM_WRAP = 18  # characters per line of an arm name
 _LIMITS = (2.0, 5.0, 10.0, 20.0, 50.0, 100.0)  # symmetric axis limits, as RevMan's scales
-_DASH = "–"
-
-
-def _f(x, d: int = 2) -> str:
-    return f"{float(x):.{d}f}" if finite(x) else _DASH
-
-
-def _p(x) -> str:
-    if not finite(x):
-        return _DASH
-    return "p < 0.001" if float(x) < 0.001 else f"p = {float(x):.3f}"
-
-
-def _fexp(x) -> str:
-    return f"{math.exp(float(x)):.2f}" if finite(x) else _DASH
-
-
-def ci_text(est, lo, hi) -> str:
-    """'0.62 [0.45, 0.85]' from log-scale values."""
-    return _DASH if not finite(est) else f"{_fexp(est)} [{_fexp(lo)}, {_fexp(hi)}]"
-
-
-def _int(x) -> str:
-    return str(int(float(x))) if finite(x) else _DASH
-
-
-def events_n(events, n) -> str:
-    """'12/58' (events/N), '–/58' when events were not reported."""
-    return f"{_int(events)}/{_int(n)}" if finite(n) else _DASH
 
 
 def het_text(row: dict | None, with_tau2: bool = True) -> str:
@@ -71,10 +44,10 @@ def het_text(row: dict | None, with_tau2: bool = True) -> str:
     if row is None or not finite(row.get("q")) or not finite(row.get("k")) or row["k"] < 2:
         return "Heterogeneity: not applicable (k = 1)" if row is not None else ""
     i2 = f"{float(row['i2']):.1f}%" if finite(row.get("i2")) else _DASH
-    tau = f"tau² = {_f(row.get('tau2'), 4)}; " if with_tau2 else ""
+    tau = f"tau² = {fmt_dec(row.get('tau2'), 4)}; " if with_tau2 else ""
     return (
-        f"Heterogeneity: {tau}Q = {_f(row.get('q'))}, df = {_int(row.get('q_df'))} "
-        f"({_p(row.get('q_p'))}); I² = {i2}"
+        f"Heterogeneity: {tau}Q = {fmt_dec(row.get('q'))}, df = {fmt_int(row.get('q_df'))} "
+        f"({p_text(row.get('q_p'))}); I² = {i2}"
     )
 
 
@@ -85,7 +58,7 @@ def overall_test_text(row: dict | None) -> str:
     knha = str(row.get("test") or "").lower() == "knha"
     df = f", df = {int(float(row['k'])) - 1}" if knha and finite(row.get("k")) else ""
     stat = "t" if knha else "z"
-    return f"Test for overall effect: {stat} = {_f(row['stat'])}{df} ({_p(row.get('p'))})"
+    return f"Test for overall effect: {stat} = {fmt_dec(row['stat'])}{df} ({p_text(row.get('p'))})"
 
 
 def between_text(between: dict | None) -> str:
@@ -97,8 +70,8 @@ def between_text(between: dict | None) -> str:
         why = why if isinstance(why, str) and why and why != "ok" else "not computable"
         return f"Test for subgroup differences: not available ({why})"
     return (
-        f"Test for subgroup differences: Q = {_f(between['q_between'])}, "
-        f"df = {_int(between.get('df_between'))} ({_p(between.get('p_between'))})"
+        f"Test for subgroup differences: Q = {fmt_dec(between['q_between'])}, "
+        f"df = {fmt_int(between.get('df_between'))} ({p_text(between.get('p_between'))})"
     )
 
 
@@ -196,7 +169,7 @@ def forest_svg(
     from matplotlib.transforms import blended_transform_factory
 
     is_mr = metric == "log_mr"
-    ratio = "Ratio" if is_mr else "HR"
+    ratio_name = "Ratio" if is_mr else "HR"
     rows = effects.reset_index(drop=True)
     subgroup_rows = subgroup_rows or {}
     has_pool = pooled is not None and finite(pooled.get("estimate"))
@@ -239,14 +212,14 @@ def forest_svg(
     bounds: list[float] = []
     for r in rows.itertuples():
         if finite(r.yi):
-            bounds.append(math.exp(r.yi))
+            bounds.append(ratio(r.yi))
             if finite(r.ci_lb):
-                bounds += [math.exp(r.ci_lb), math.exp(r.ci_ub)]
+                bounds += [ratio(r.ci_lb), ratio(r.ci_ub)]
     for src in [pooled if has_pool else None, *subgroup_rows.values()]:
         if src is not None:
             for key in ("estimate", "ci_low", "ci_high"):
                 if finite(src.get(key)):
-                    bounds.append(math.exp(float(src[key])))
+                    bounds.append(ratio(float(src[key])))
     lim = _axis_limit(bounds)
     x0, x1 = 1 / lim, lim
 
@@ -286,9 +259,9 @@ def forest_svg(
                     )
 
         def diamond(row, y, color):
-            est = math.exp(float(row["estimate"]))
-            lo = math.exp(float(row["ci_low"])) if finite(row.get("ci_low")) else est
-            hi = math.exp(float(row["ci_high"])) if finite(row.get("ci_high")) else est
+            est = ratio(float(row["estimate"]))
+            lo = ratio(float(row["ci_low"])) if finite(row.get("ci_low")) else est
+            hi = ratio(float(row["ci_high"])) if finite(row.get("ci_high")) else est
             lo, hi, est = max(lo, x0), min(hi, x1), min(max(est, x0), x1)
             pts = [(lo, y), (est, y - 0.38), (hi, y), (est, y + 0.38)]
             ax.add_patch(Polygon(pts, closed=True, facecolor=color, edgecolor=color, zorder=3))
@@ -320,7 +293,7 @@ def forest_svg(
                 text(x_ten, y, "Events/N", ha="right", **bold)
                 text(x_carm, y, "Arm", **bold)
                 text(x_cen, y, "Events/N", ha="right", **bold)
-                text(x_ci, y, f"{ratio} [95% CI]", **bold)
+                text(x_ci, y, f"{ratio_name} [{level_pct} CI]", **bold)
                 text(x_w, y, "Weight", ha="right", **bold)
                 ax.plot(
                     [x_study, x_w],
@@ -347,10 +320,10 @@ def forest_svg(
                     yi = float(r["yi"])
                     if finite(r.get("ci_lb")):
                         lo, hi = float(r["ci_lb"]), float(r["ci_ub"])
-                        clipped_line(math.exp(lo), math.exp(hi), y, color=INK, lw=1)
+                        clipped_line(ratio(lo), ratio(hi), y, color=INK, lw=1)
                     w = r.get("weight")
                     size = 10 + 3.2 * float(w) if finite(w) else 24
-                    est = math.exp(yi)
+                    est = ratio(yi)
                     if x0 <= est <= x1:
                         ax.scatter(
                             [est], [y], marker="s", s=size, color=BLUE, zorder=3, linewidths=0
@@ -360,7 +333,7 @@ def forest_svg(
                 text(x_w, y, f"{float(w):.1f}%" if finite(w) else _DASH, ha="right")
             elif ln.kind == "subtotal":
                 row = ln.data["row"]
-                k = _int(row.get("k")) if row is not None else "0"
+                k = fmt_int(row.get("k")) if row is not None else "0"
                 text(x_study, y, f"Subtotal (k = {k})", weight="bold")
                 if row is not None and finite(row.get("estimate")):
                     diamond(row, y, INK)
@@ -378,7 +351,7 @@ def forest_svg(
             elif ln.kind == "het":
                 text(x_study, y, ln.data["text"], fontsize=8, color=GREY)
             elif ln.kind == "total":
-                k = _int(pooled.get("k")) if pooled is not None else _DASH
+                k = fmt_int(pooled.get("k")) if pooled is not None else _DASH
                 method = f"{pooled.get('method')}, {pooled.get('test')}" if pooled else ""
                 label = f"Total, random effects ({method}), k = {k}" if method else "Total"
                 if k == "1":
@@ -396,7 +369,7 @@ def forest_svg(
                 else:
                     text(x_ci, y, _DASH)
             elif ln.kind == "pi":
-                pl, ph = math.exp(float(pooled["pi_low"])), math.exp(float(pooled["pi_high"]))
+                pl, ph = ratio(float(pooled["pi_low"])), ratio(float(pooled["pi_high"]))
                 clipped_line(pl, ph, y, color=RED, lw=2.5)
                 text(x_study, y, f"Prediction interval ({level_pct})")
                 text(x_ci, y, f"[{pl:.2f}, {ph:.2f}]")
@@ -404,7 +377,7 @@ def forest_svg(
         first = next((ln.y for ln in lines if ln.kind not in ("header", "header2")), 0.0)
         ax.plot([1, 1], [first, y_end], color=GREY, lw=0.8, zorder=1)
         if has_pool:
-            est = math.exp(float(pooled["estimate"]))
+            est = ratio(float(pooled["estimate"]))
             if x0 <= est <= x1:
                 ax.plot([est, est], [first, y_end], color=RED, lw=0.6, ls=(0, (3, 3)), zorder=1)
 
@@ -441,19 +414,19 @@ def forest_svg(
                 parse_math=False,
             )
         put_title(fig, heading, width, height)
-        desc = _describe(rows, pooled if has_pool else None, ratio, foot)
+        desc = _describe(rows, pooled if has_pool else None, ratio_name, foot)
         return to_svg(fig, title, desc)
 
 
-def _describe(rows: pd.DataFrame, pooled: dict | None, ratio: str, foot: list[str]) -> str:
+def _describe(rows: pd.DataFrame, pooled: dict | None, ratio_name: str, foot: list[str]) -> str:
     """The text alternative: what the plot shows, in words and numbers."""
     parts = [f"Forest plot of {len(rows)} study comparison(s)."]
     if pooled is not None:
         ci = ci_text(pooled["estimate"], pooled.get("ci_low"), pooled.get("ci_high"))
-        parts.append(f"Pooled {ratio} {ci}.")
+        parts.append(f"Pooled {ratio_name} {ci}.")
         if finite(pooled.get("pi_low")):
             parts.append(
-                f"Prediction interval {_fexp(pooled['pi_low'])} to {_fexp(pooled['pi_high'])}."
+                f"Prediction interval {fmt_exp(pooled['pi_low'])} to {fmt_exp(pooled['pi_high'])}."
             )
     parts += [s + "." for s in foot]
     return " ".join(parts)

@@ -17,7 +17,8 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
-from .data import finite, status_ok
+from ..numbers import finite, fmt_dec, fmt_exp, p_text
+from .data import status_ok
 from .svg import (
     BLUE,
     GREY,
@@ -32,25 +33,9 @@ from .svg import (
     to_svg,
 )
 
-_DASH = "–"
-
 
 def _z(level: float) -> float:
     return NormalDist().inv_cdf(1 - (1 - level) / 2)
-
-
-def _p(x) -> str:
-    if not finite(x):
-        return _DASH
-    return "p < 0.001" if float(x) < 0.001 else f"p = {float(x):.3f}"
-
-
-def _f(x, d: int = 2) -> str:
-    return f"{float(x):.{d}f}" if finite(x) else _DASH
-
-
-def _e(x) -> str:
-    return f"{math.exp(float(x)):.2f}" if finite(x) else _DASH
 
 
 def egger_text(regtest: pd.DataFrame | None, ratio: str) -> str:
@@ -60,13 +45,14 @@ def egger_text(regtest: pd.DataFrame | None, ratio: str) -> str:
         return f"Egger's regression test: not available ({why})"
     r = regtest.iloc[0]
     df = r.get("dfs")
-    stat = f"t = {_f(r['zval'])}, df = {int(df)}" if finite(df) else f"z = {_f(r['zval'])}"
+    stat = (
+        f"t = {fmt_dec(r['zval'])}, df = {int(df)}" if finite(df) else f"z = {fmt_dec(r['zval'])}"
+    )
     limit = ""
     if finite(r.get("est")):
-        limit = (
-            f"; limit estimate {ratio} {_e(r['est'])} [{_e(r.get('ci_lb'))}, {_e(r.get('ci_ub'))}]"
-        )
-    return f"Egger's regression test: {stat} ({_p(r.get('pval'))}){limit}"
+        ci = f"[{fmt_exp(r.get('ci_lb'))}, {fmt_exp(r.get('ci_ub'))}]"
+        limit = f"; limit estimate {ratio} {fmt_exp(r['est'])} {ci}"
+    return f"Egger's regression test: {stat} ({p_text(r.get('pval'))}){limit}"
 
 
 def begg_text(ranktest: pd.DataFrame | None) -> str:
@@ -75,7 +61,8 @@ def begg_text(ranktest: pd.DataFrame | None) -> str:
     if not ok:
         return f"Begg's rank correlation test: not available ({why})"
     r = ranktest.iloc[0]
-    return f"Begg's rank correlation test: Kendall's tau = {_f(r['tau'], 3)} ({_p(r.get('pval'))})"
+    tau = fmt_dec(r["tau"], 3)
+    return f"Begg's rank correlation test: Kendall's tau = {tau} ({p_text(r.get('pval'))})"
 
 
 def trimfill_text(trimfill: pd.DataFrame | None, ratio: str) -> str:
@@ -88,7 +75,8 @@ def trimfill_text(trimfill: pd.DataFrame | None, ratio: str) -> str:
     side = r.get("side") if isinstance(r.get("side"), str) else "?"
     return (
         f"Trim-and-fill: {k0} stud{'y' if k0 == 1 else 'ies'} imputed on the {side} side; "
-        f"adjusted {ratio} {_e(r.get('estimate'))} [{_e(r.get('ci_lb'))}, {_e(r.get('ci_ub'))}]"
+        f"adjusted {ratio} {fmt_exp(r.get('estimate'))} "
+        f"[{fmt_exp(r.get('ci_lb'))}, {fmt_exp(r.get('ci_ub'))}]"
     )
 
 

@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from .data import finite
+from ..numbers import finite, fmt_exp
 from .svg import (
     BLUE,
     RED,
@@ -91,7 +91,7 @@ def gosh_svg(
         desc = f"GOSH plot of {n} subsets of studies: estimate against I²."
         if n:
             desc += (
-                f" Estimates range from {math.exp(est.min()):.2f} to {math.exp(est.max()):.2f};"
+                f" Estimates range from {fmt_exp(est.min())} to {fmt_exp(est.max())};"
                 f" I² from {i2.min():.1f}% to {i2.max():.1f}%."
             )
         return to_svg(fig, title, desc)

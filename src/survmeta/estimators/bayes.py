@@ -58,6 +58,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import special
 
+from .design import Intercept
+from .stack import Data
+from .tau2 import log_likelihood
+
 #: tau priors and what their scale means (density up to a constant, tau >= 0).
 PRIORS = {
     "halfnormal": "half-normal with scale s: p(tau) ∝ exp(-tau^2 / (2 s^2))",
@@ -242,22 +246,35 @@ def _log_prior(tau, prior, scale):
     return np.where(tau <= scale * (1 + 1e-12), 0.0, -np.inf)
 
 
+def _at_tau(tau, y, v, present) -> Data:
+    """The D datasets repeated at each of the N values of tau (N, D): one (K, N*D) stack."""
+    n, d = tau.shape
+    k = y.shape[0]
+
+    def rep(a):
+        return np.broadcast_to(a[:, None, :], (k, n, d)).reshape(k, n * d)
+
+    m = rep(present)
+    return Data(rep(y), rep(v), m, m.sum(0))
+
+
 def _conditional_mu(tau, y, v, present):
-    """mu_hat(tau) and 1/sum w at tau of shape (N, D)."""
-    w = present[None] / (v[None] + tau[:, None, :] ** 2)
-    sw = w.sum(1)
-    return (w * y[None]).sum(1) / sw, 1.0 / sw
+    """mu_hat(tau) and 1/sum w at tau of shape (N, D): the engine's weighted mean."""
+    data = _at_tau(tau, y, v, present)
+    fit = Intercept().wls(data.y, data.masked(1.0 / (data.v + (tau**2).ravel())))
+    return fit.beta[0].reshape(tau.shape), (1.0 / fit.sw).reshape(tau.shape)
 
 
 def _log_post(tau, y, v, present, prior, scale):
-    """Unnormalized log p(tau | y) at tau of shape (N, D) (module docstring)."""
-    s = v[None] + tau[:, None, :] ** 2
-    w = present[None] / s
-    sw = w.sum(1)
-    mu = (w * y[None]).sum(1) / sw
-    q = (w * (y[None] - mu[:, None, :]) ** 2).sum(1)
-    loglik = -0.5 * (present[None] * np.log(s)).sum(1) - 0.5 * np.log(sw) - 0.5 * q
-    return _log_prior(tau, prior, scale) + loglik
+    """Unnormalized log p(tau | y) at tau of shape (N, D) (module docstring).
+
+    With mu flat and integrated out, p(y | tau) is the restricted likelihood of the
+    random-effects model: the engine's REML log-likelihood at tau^2 (tau2.py), up to a
+    constant per dataset.
+    """
+    data = _at_tau(tau, y, v, present)
+    ll = log_likelihood("REML", data, Intercept(), (tau**2).ravel())
+    return _log_prior(tau, prior, scale) + ll.reshape(tau.shape)
 
 
 def _moment_order(prior, k):

@@ -13,6 +13,9 @@ DERIVATIONS = "results/derivations.csv"
 POOLED = "results/pooled.csv"
 WEIGHTS = "results/weights.csv"
 INPUTS = "results/inputs.csv"
+BAYES = "results/bayes.csv"
+BAYES_SHRINKAGE = "results/bayes_shrinkage.csv"
+BAYES_TAU = "results/bayes_tau.csv"
 REPORT = "report/index.html"
 
 
@@ -50,6 +53,19 @@ POOLED_COLUMNS = (
 WEIGHT_COLUMNS = (
     "analysis_id study_id treatment_arm control_arm yi vi sei ci_lb ci_ub weight".split()
 )
+
+#: bayes.csv (design.md Additions): one row per analysis x subgroup x prior.
+BAYES_COLUMNS = (
+    "analysis_id subgroup prior scale k mu_mean mu_sd mu_median mu_ci_low mu_ci_high "
+    "tau_median tau_ci_low tau_ci_high pred_low pred_high p_mu_below_0 status hr_median "
+    "hr_ci_low hr_ci_high hr_pred_low hr_pred_high main"
+).split()
+BAYES_SHRINKAGE_COLUMNS = (
+    "analysis_id subgroup prior comparison_id study_id mean median ci_low ci_high".split()
+)
+#: bayes_tau.csv: the posterior density of tau of each analysis's overall pool, on a grid
+#: (the report's small density plot).
+BAYES_TAU_COLUMNS = "analysis_id prior tau density".split()
 
 #: Sensitivity table name -> the columns design.md promises (others may follow).
 _STUDY = "study_id treatment_arm control_arm "

@@ -14,7 +14,13 @@ import pandas as pd
 from .estimators.dist import norm_isf
 from .estimators.rma import fit, qprofile_ci
 from .estimators.stack import stack
-from .outputs import POOLED_COLUMNS, WEIGHT_COLUMNS
+from .outputs import (
+    BAYES_COLUMNS,
+    BAYES_SHRINKAGE_COLUMNS,
+    BAYES_TAU_COLUMNS,
+    POOLED_COLUMNS,
+    WEIGHT_COLUMNS,
+)
 
 K0_STATUS = "k = 0: no study could be estimated"
 K1_STATUS = "k = 1: the single study's own estimate, not pooled"
@@ -42,6 +48,101 @@ def datasets(effects: pd.DataFrame, analysis: dict) -> list[tuple[str, pd.DataFr
         for value, grp in rows.groupby(by, sort=True):
             out.append((str(value), grp))
     return out
+
+
+DEFAULT_PRIORS = ({"tau": "halfnormal", "scale": 0.5},)
+#: The posterior summaries bayes.csv takes from the engine's BayesResults.
+BAYES_SUMMARIES = (
+    "mu_mean mu_sd mu_median mu_ci_low mu_ci_high tau_median tau_ci_low tau_ci_high pred_low "
+    "pred_high p_mu_below_0"
+).split()
+#: Points of the tau grid written for the density plot.
+TAU_GRID = 121
+
+
+def priors(config: dict) -> list[dict]:
+    """The configured priors on tau, the main one first (methods.md section 5)."""
+    return list((config.get("bayes") or {}).get("priors") or DEFAULT_PRIORS)
+
+
+def _slots(effects: pd.DataFrame, config: dict) -> list[tuple]:
+    """(analysis, subgroup, rows) of every analysis and subgroup, in output order."""
+    return [
+        (analysis, subgroup, rows)
+        for analysis in config["analyses"]
+        for subgroup, rows in datasets(effects, analysis)
+    ]
+
+
+def bayes_tables(effects: pd.DataFrame, config: dict) -> dict[str, pd.DataFrame]:
+    """bayes.csv, bayes_shrinkage.csv and bayes_tau.csv: every analysis and subgroup under
+    every configured prior, one engine call per prior (estimators/bayes.py)."""
+    from .estimators.bayes import bayes_re
+
+    level = float(config.get("pooling", {}).get("level", 0.95))
+    slots = [s for s in _slots(effects, config) if len(s[2])]
+    y, v, m = stack([(r["yi"].to_numpy(float), r["vi"].to_numpy(float)) for *_, r in slots])
+    rows, shrink, dens = [], [], []
+    for i, prior in enumerate(priors(config)):
+        name, scale = str(prior["tau"]), float(prior["scale"])
+        res = bayes_re(y, v, m, name, scale, level) if slots else None
+        for j, (analysis, subgroup, r) in enumerate(slots):
+            row = {"analysis_id": analysis["id"], "subgroup": subgroup, "prior": name,
+                   "scale": scale, "k": len(r), "status": "ok", "main": i == 0}  # fmt: skip
+            for col in BAYES_SUMMARIES:
+                row[col] = float(getattr(res, col)[j])
+            rows.append(row)
+            shr = pd.DataFrame({
+                "analysis_id": analysis["id"], "subgroup": subgroup, "prior": name,
+                "comparison_id": comparison_ids(r), "study_id": r["study_id"].to_numpy(),
+                "mean": res.shr_mean[: len(r), j], "median": res.shr_median[: len(r), j],
+                "ci_low": res.shr_ci_low[: len(r), j], "ci_high": res.shr_ci_high[: len(r), j],
+            })  # fmt: skip
+            shrink.append(shr)
+        overall = [j for j, s in enumerate(slots) if s[1] == "all"]
+        if overall:
+            top = max(float(np.nanmax(res.tau_ci_high[overall])) * 1.5, 1e-3)
+            grid = np.linspace(0.0, top, TAU_GRID)
+            density = res.tau_density(grid)
+            for j in overall:
+                dens.append(pd.DataFrame({"analysis_id": slots[j][0]["id"], "prior": name,
+                                          "tau": grid, "density": density[:, j]}))  # fmt: skip
+    out = pd.DataFrame(rows).reindex(columns=BAYES_COLUMNS)
+    for col, src in (("hr_median", "mu_median"), ("hr_ci_low", "mu_ci_low"),
+                     ("hr_ci_high", "mu_ci_high"), ("hr_pred_low", "pred_low"),
+                     ("hr_pred_high", "pred_high")):  # fmt: skip
+        out[col] = _exp(out[src])
+    empty = [(a, sg) for a, sg, r in _slots(effects, config) if not len(r)]
+    if empty:  # k = 0: a row saying so per prior
+        none = pd.DataFrame([{"analysis_id": a["id"], "subgroup": sg, "prior": p["tau"],
+                              "scale": p["scale"], "k": 0, "main": i == 0,
+                              "status": K0_STATUS} for a, sg in empty
+                             for i, p in enumerate(priors(config))])  # fmt: skip
+        out = pd.concat([out, none.reindex(columns=BAYES_COLUMNS)], ignore_index=True)
+    return {
+        "bayes": out,
+        "shrinkage": pd.concat(shrink, ignore_index=True).reindex(columns=BAYES_SHRINKAGE_COLUMNS)
+        if shrink
+        else pd.DataFrame(columns=BAYES_SHRINKAGE_COLUMNS),
+        "tau": pd.concat(dens, ignore_index=True).reindex(columns=BAYES_TAU_COLUMNS)
+        if dens
+        else pd.DataFrame(columns=BAYES_TAU_COLUMNS),
+    }
+
+
+def comparison_ids(rows: pd.DataFrame) -> np.ndarray:
+    """effects.csv's comparison_id (study:treatment-vs-control where an older table lacks it)."""
+    if "comparison_id" in rows:
+        return rows["comparison_id"].to_numpy()
+    return (rows["study_id"].astype(str) + ":" + rows["treatment_arm"].astype(str) + "-"
+            + rows["control_arm"].astype(str)).to_numpy()  # fmt: skip
+
+
+def _exp(s: pd.Series) -> pd.Series:
+    """exp of log-scale values; beyond the floating-point range (|x| > 709) left blank."""
+    x = s.astype(float)
+    with np.errstate(over="ignore"):
+        return np.exp(x.where(x.abs() <= 709))
 
 
 def pool(effects: pd.DataFrame, config: dict) -> pd.DataFrame:
@@ -101,7 +202,7 @@ def pool(effects: pd.DataFrame, config: dict) -> pd.DataFrame:
         ("hr_pi_low", "pi_low"),
         ("hr_pi_high", "pi_high"),
     ):
-        out[col] = np.exp(out[src].astype(float))
+        out[col] = _exp(out[src])
     return out
 
 

@@ -5,6 +5,9 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from survmeta.outputs import (
+    BAYES,
+    BAYES_SHRINKAGE,
+    BAYES_TAU,
     DERIVATIONS,
     EFFECTS,
     EXCLUDED,
@@ -108,6 +111,9 @@ def final_outputs():
         *validated_outputs(),
         POOLED,
         WEIGHTS,
+        BAYES,
+        BAYES_SHRINKAGE,
+        BAYES_TAU,
         *figure_outputs(),
         *sensitivity_outputs(),
         *gosh_outputs(),

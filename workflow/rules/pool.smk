@@ -4,6 +4,9 @@ rule pool:
     output:
         pooled=report(POOLED, caption="../report/pooled.rst", category="Tables"),
         weights=WEIGHTS,
+        bayes=BAYES,
+        bayes_shrinkage=BAYES_SHRINKAGE,
+        bayes_tau=BAYES_TAU,
         sensitivity=sensitivity_outputs(),
         gosh=gosh_outputs(),
     log:
@@ -20,5 +23,6 @@ rule pool:
         analyses=config["analyses"],
         pooling=config["pooling"],
         sensitivity=config.get("sensitivity", {}),
+        bayes=config.get("bayes", {}),
     script:
         "../scripts/pool.py"

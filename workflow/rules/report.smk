@@ -7,6 +7,8 @@ rule report:
         validated=validated_outputs(),
         pooled=POOLED,
         weights=WEIGHTS,
+        bayes=BAYES,
+        bayes_tau=BAYES_TAU,
         sensitivity=sensitivity_outputs(),
         gosh=gosh_outputs(),
     output:

@@ -13,15 +13,21 @@ import pandas as pd  # noqa: E402
 from survmeta.diagnostics import analysis_tables, gosh_table  # noqa: E402
 from survmeta.io import write_csv, write_text  # noqa: E402
 from survmeta.outputs import gosh_path, sensitivity_path  # noqa: E402
-from survmeta.pool import pool, study_weights  # noqa: E402
+from survmeta.pool import bayes_tables, pool, study_weights  # noqa: E402
 
 out, p = snakemake.output, snakemake.params  # noqa: F821
 effects = pd.read_csv(snakemake.input.effects, keep_default_na=False, na_values=[""])  # noqa: F821
-config = {"analyses": p.analyses, "pooling": p.pooling, "sensitivity": p.sensitivity}
+config = {"analyses": p.analyses, "pooling": p.pooling, "sensitivity": p.sensitivity,
+          "bayes": p.bayes}  # fmt: skip
 pooled = pool(effects, config)
 write_csv(out.pooled, pooled)
 write_csv(out.weights, study_weights(effects, pooled, config))
-print(f"pooled {len(p.analyses)} analyses", file=sys.stderr)
+bayes = bayes_tables(effects, config)
+write_csv(out.bayes, bayes["bayes"])
+write_csv(out.bayes_shrinkage, bayes["shrinkage"])
+write_csv(out.bayes_tau, bayes["tau"])
+print(f"pooled {len(p.analyses)} analyses (and under {len(bayes['tau'].groupby('prior'))} "
+      "priors)", file=sys.stderr)  # fmt: skip
 
 
 def output(path: str) -> str:

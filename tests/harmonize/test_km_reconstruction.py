@@ -34,14 +34,9 @@ import numpy as np
 import pytest
 
 from survmeta.harmonize.base import NotEstimable
-from survmeta.harmonize.km_reconstruction import (
-    _hist_counts,
-    clean_curve,
-    cox_loghr,
-    km_reconstruction_effect,
-    reconstruct,
-    reconstruct_ipd,
-)
+from survmeta.harmonize.km_reconstruction import km_reconstruction_effect
+from survmeta.survival.cox import cox_loghr
+from survmeta.survival.reconstruct import _hist_counts, clean_curve, reconstruct, reconstruct_ipd
 
 from .simulate import cox, km_at, km_curve, n_at_risk, performance, simulate_trials
 

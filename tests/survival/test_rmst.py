@@ -1,9 +1,10 @@
 """RMST and its standard error equal R's survfit (survival 3.5, ``summary(fit, rmean = tau)``).
 
 Reference: tests/fixtures/rmst_survival.json, made by rmst_survival.R: the 17 datasets of
-the PH-test fixture (simulated, original trials, reconstructed), each at 4-5 horizons
+the PH-test fixture (simulated, original trials, reconstructed), each at 4-6 horizons
 (inside an interval, at an event time, the smaller last time, between the two arms' last
-times, past both): 83 horizons, 166 arm values. Tolerance 1e-6 absolute.
+times, past both, and for the reconstructed ones the worked example's horizon): 88
+horizons, 176 arm values. Tolerance 1e-6 absolute.
 """
 
 from __future__ import annotations
@@ -41,7 +42,14 @@ def test_rmst_equals_survfit_rmean(ds, h):
 
 def test_fixture_covers_the_cases_asked_for():
     cases = {h["case"] for _, h in CASES}
-    assert cases == {"inside", "at_event", "common_auto", "beyond_one", "beyond_both"}
+    assert cases == {
+        "inside",
+        "at_event",
+        "common_auto",
+        "beyond_one",
+        "beyond_both",
+        "example_horizon",
+    }
     assert any(d["n_distinct_times"] < d["n"] for d in DATASETS)  # ties
     # Beyond a curve that ends in an event (S = 0) and one that ends censored (S > 0).
     ends = {d["last_is_event_treatment"] for d in DATASETS} | {

@@ -29,6 +29,8 @@ __all__ = [
     "km_rmst",
     "ph_test",
     "rebuild_arm",
+    "rmst_horizon",
+    "rmst_method",
 ]
 
 
@@ -186,9 +188,14 @@ def ph_test(comp) -> ZPHTest | None:
 
 
 def curve_end(arm) -> float | None:
-    """The last time of the arm's rebuilt curve (its last digitized time), or None."""
+    """The last time of the arm's rebuilt patients, or None when it cannot be rebuilt.
+
+    Normally the last digitized time (those still at risk are censored there); earlier
+    when the numbers at risk run out before the digitized curve does, since a curve drawn on
+    past its last patient carries no information.
+    """
     try:
-        return float(arm_ipd(arm)[0].t[-1])
+        return float(arm_ipd(arm)[0].time.max())
     except NotEstimable:
         return None
 
@@ -214,3 +221,35 @@ def km_rmst(comp, horizon: float) -> Derivation:
         for arm, r in ((comp.t, res.treatment), (comp.c, res.control))
     ]
     return Derivation("km_reconstruction", res.diff, res.var, reported, notes)
+
+
+def rmst_horizon(comps, setting="auto") -> float | None:
+    """The RMST horizon of an analysis (config ``rmst: horizon:``), in months.
+
+    A number is taken as given. ``auto`` (methods.md section 6) is the largest time to
+    which every reconstructed comparison's curves run: the smallest :func:`curve_end` of
+    any arm of the analysis's comparisons that can be rebuilt; None when none can.
+    """
+    if setting not in (None, "auto"):
+        return float(setting)
+    ends = []
+    for comp in comps:
+        t_end, c_end = curve_end(comp.t), curve_end(comp.c)
+        if t_end is not None and c_end is not None:
+            ends.append(min(t_end, c_end))
+    return min(ends) if ends else None
+
+
+def rmst_method(horizon: float | None):
+    """``km_reconstruction`` for a ``metric: rmst_diff`` analysis: the RMST difference up to
+    ``horizon`` (a method of the same shape as the others, for harmonize's loop)."""
+
+    def km_reconstruction(comp) -> Derivation:
+        if horizon is None:
+            raise NotEstimable(
+                "no comparison of the analysis has digitized curves for both arms, so there "
+                "is no common RMST horizon (set rmst: horizon: in months)"
+            )
+        return km_rmst(comp, horizon)
+
+    return km_reconstruction

@@ -110,3 +110,15 @@ def test_reconstructed_patients_match_the_arms(example):
     assert per_arm["n"].tolist() == arms["n"].tolist()
     assert per_arm["ev"].tolist() == arms["events"].tolist()  # reported totals kept
     assert len(per_arm) == 9  # the shared control arm of Moertel1990 once
+
+
+def test_example_config_is_valid_and_horizon_checked():
+    from survmeta.config import schema_problems
+
+    schema = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+    config = yaml.safe_load((ROOT / "data" / "example_km" / "config.yaml").read_text())
+    assert schema_problems(config, schema, "config.yaml") == []
+    config["rmst"]["horizon"] = "soon"
+    assert [str(p) for p in schema_problems(config, schema, "config.yaml")] == [
+        "config.yaml:rmst.horizon: 'soon' does not match '^auto$'"
+    ]

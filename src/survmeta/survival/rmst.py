@@ -13,7 +13,15 @@ and its variance, the Greenwood-type sum over the times t_k <= tau
 
 (a term with n_k = d_k counts 0). A horizon beyond a curve's last time extends the curve
 flat at its last value (as ``survmean`` does, without a warning): the area beyond is an
-extrapolation, which :class:`RMST` records in ``extended``.
+extrapolation, which :class:`RMST` records in ``extended``. (R's ``summary``/``print`` stop
+on a tau before every time of the fit; the formula then gives rmean = tau, se 0.)
+
+lifelines 0.30's ``restricted_mean_survival_time(kmf, t, return_variance=True)`` gives the
+same rmean (within 8e-14 on tests/fixtures/rmst_survival.json) but as its variance the
+variance of min(T, tau) in the population, not of the estimate (its square root differed
+from R's se(rmean) by up to 47.6 months); with 0.9 s of import for a 10-line area, the
+computation is written here. It equals R to 2e-14 (rmean) and 3e-15 (se) on 88 horizons
+(tests/survival/test_rmst.py).
 """
 
 from __future__ import annotations

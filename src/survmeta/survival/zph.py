@@ -4,8 +4,13 @@ Grambsch PM, Therneau TM. Proportional hazards tests and diagnostics based on we
 residuals. Biometrika 1994;81:515-26. What is computed is what survival 3.x's ``cox.zph``
 computes (R function ``cox.zph`` and its C routine ``zph1``, survival 3.5): the score test,
 at the fitted Cox coefficient, of adding ``arm * g(t)`` to the model, with the full
-information matrix (survival before 3.0, and lifelines, used an approximation to it; see
-tests/survival/test_zph.py for how far apart they are).
+information matrix. Survival before 3.0 used an approximation (the scaled Schoenfeld
+residuals with the variance averaged over time), and so does lifelines 0.30's
+``proportional_hazard_test(time_transform="km")``, which also fits the Cox model with Efron
+ties only: on the 17 datasets of tests/fixtures/coxzph_survival.json its chisq differed from
+R's by up to 3.97 (p by up to 0.25), by up to 3.97 on the untied ones too; and importing it
+costs 0.9 s. So the test is written here (a few numpy lines); it equals R to 2e-13 at R's
+coefficient and 1e-11 with statsmodels' fit (tests/survival/test_zph.py).
 
 With one covariate x (the arm, 1 = treatment) and Breslow ties, at each distinct event time
 t_j with d_j deaths and risk set R_j = {i: time_i >= t_j}, weights w_i = exp(beta x_i):

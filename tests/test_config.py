@@ -53,7 +53,8 @@ def test_missing_and_wrong_analysis_fields():
     found = [str(p) for p in schema_problems(config, SCHEMA, "c.yaml")]
     assert found == [
         "c.yaml:analyses[0]: 'outcome' is required",
-        "c.yaml:analyses[1].metric: 'hr' is not allowed; expected one of: log_hr, log_mr",
+        "c.yaml:analyses[1].metric: 'hr' is not allowed; expected one of: log_hr, log_mr, "
+        "rmst_diff",
     ]
 
 

@@ -112,6 +112,8 @@ def _risk_with_start(arm_id: str, at_risk: tuple, n) -> tuple[tuple, tuple[str, 
 def _arm_ipd(arm_id: str, km: tuple, at_risk: tuple, n, events):
     risk, start = _risk_with_start(arm_id, at_risk, n)
     rec, notes = rebuild_arm(arm_id, km, risk, events)
+    for a in rec[:-1]:  # shared by every caller: read-only
+        a.flags.writeable = False
     return rec, tuple(notes), start
 
 

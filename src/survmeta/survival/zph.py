@@ -9,8 +9,9 @@ residuals with the variance averaged over time), and so does lifelines 0.30's
 ``proportional_hazard_test(time_transform="km")``, which also fits the Cox model with Efron
 ties only: on the 17 datasets of tests/fixtures/coxzph_survival.json its chisq differed from
 R's by up to 3.97 (p by up to 0.25), the largest on an untied dataset, where Efron and
-Breslow agree, so the difference is the statistic itself; and importing it costs 0.9 s. So the test is written here (a few numpy lines); it equals R to 2e-13 at R's
-coefficient and 1e-11 with statsmodels' fit (tests/survival/test_zph.py).
+Breslow agree, so the difference is the statistic itself; and importing it costs 0.9 s.
+So the test is written here (a few numpy lines); it equals R to 2e-13 at R's coefficient
+and 1e-11 with statsmodels' fit (tests/survival/test_zph.py).
 
 With one covariate x (the arm, 1 = treatment) and Breslow ties, at each distinct event time
 t_j with d_j deaths and risk set R_j = {i: time_i >= t_j}, weights w_i = exp(beta x_i):

@@ -33,7 +33,7 @@ def test_every_problem_on_its_own_line():
     found = problems(pooling__method="FOO", pooling__test="t", pooling__level=1.5, extra=1)
     assert found == [
         "config.yaml:(top level): unknown key 'extra'; expected one of: title, background, "
-        "inputs, pooling, sensitivity, multiarm, arm_classes, modalities, analyses",
+        "inputs, pooling, sensitivity, multiarm, rmst, arm_classes, modalities, analyses",
         "config.yaml:pooling.level: 1.5 is out of range; expected a number in (0, 1)",
         "config.yaml:pooling.method: 'FOO' is not allowed; expected one of: DL, REML, ML, PM, "
         "SJ, HE, EB",
@@ -53,7 +53,8 @@ def test_missing_and_wrong_analysis_fields():
     found = [str(p) for p in schema_problems(config, SCHEMA, "c.yaml")]
     assert found == [
         "c.yaml:analyses[0]: 'outcome' is required",
-        "c.yaml:analyses[1].metric: 'hr' is not allowed; expected one of: log_hr, log_mr",
+        "c.yaml:analyses[1].metric: 'hr' is not allowed; expected one of: log_hr, log_mr, "
+        "rmst_diff",
     ]
 
 

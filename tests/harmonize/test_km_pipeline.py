@@ -87,3 +87,70 @@ def test_at_risk_above_n_is_an_input_error(tmp_path):
     assert [str(p) for p in err.value.problems] == [
         "km_at_risk.csv:2:n_at_risk: 500 is not in 0..n (n = 100 in arms)",
     ]
+
+
+def _config(metric: str, horizon=None) -> dict:
+    config = {
+        "analyses": [
+            {
+                "id": "a",
+                "outcome": "os",
+                "treatment": "liver_directed",
+                "control": "systemic",
+                "metric": metric,
+            }
+        ]
+    }
+    if horizon is not None:
+        config["rmst"] = {"horizon": horizon}
+    return config
+
+
+def test_rmst_diff_analysis_from_digitized_curves(tmp_path):
+    """An rmst_diff row equals the RMST difference of the rebuilt patients (survival.rmst,
+    checked against R in tests/survival/test_rmst.py); auto horizon = the shorter curve."""
+    from survmeta.harmonize.comparisons import build_comparisons
+    from survmeta.harmonize.km_reconstruction import arm_ipd
+    from survmeta.survival.rmst import rmst_difference
+
+    trials = simulate_trials(7, 1)
+    tables = load_inputs(write_tables(tmp_path, trials), tmp_path)
+    out = harmonize(tables, _config("rmst_diff"))
+    (row,) = out["effects"].itertuples()
+    (comp,) = build_comparisons(tables, _config("rmst_diff")["analyses"][0])
+    rec_t, rec_c = arm_ipd(comp.t)[0], arm_ipd(comp.c)[0]
+    # Digitized to 120 months, but the at-risk tables reach 0 at 120: the last rebuilt
+    # patients are at 113.75 (t) and 115.75 (c). The horizon stops where both arms still
+    # have patients, so nothing is extrapolated.
+    assert rec_t.t[-1] == rec_c.t[-1] == 120.0
+    assert (rec_t.time.max(), rec_c.time.max()) == (113.75, 115.75)
+    assert row.rmst_horizon == 113.75
+    ref = rmst_difference(rec_t.time, rec_t.event, rec_c.time, rec_c.event, 113.75)
+    assert (row.metric, row.yi, row.vi) == ("rmst_diff", ref.diff, ref.var)
+    assert row.yi > 0  # HR 0.7: the treatment arm lives longer
+    assert 0 <= row.ph_p <= 1
+    assert "carried flat" not in row.assumptions
+    # A horizon past the curves carries them flat, and says so.
+    out = harmonize(tables, _config("rmst_diff", 150))
+    (row,) = out["effects"].itertuples()
+    assert row.rmst_horizon == 150.0
+    assert "t: curve ends at 113.75 months, carried flat to 150 (an extrapolation)" in (
+        row.assumptions
+    )
+    assert "c: curve ends at 115.75 months, carried flat to 150" in row.assumptions
+
+
+def test_rmst_diff_without_curves_is_excluded_with_the_reason(tmp_path):
+    tables = load_inputs(write_tables(tmp_path, simulate_trials(7, 1)), tmp_path)
+    del tables["km_points"]
+    out = harmonize(tables, _config("rmst_diff"))
+    assert out["effects"].empty
+    (reason,) = out["excluded"]["reason"]
+    assert reason == (
+        "not estimable: km_reconstruction: no comparison of the analysis has digitized curves "
+        "for both arms, so there is no common RMST horizon (set rmst: horizon: in months)"
+    )
+    out = harmonize(tables, _config("rmst_diff", 24))
+    assert out["excluded"]["reason"].tolist() == [
+        "not estimable: km_reconstruction: no digitized Kaplan-Meier curve for both arms"
+    ]

@@ -34,14 +34,9 @@ import numpy as np
 import pytest
 
 from survmeta.harmonize.base import NotEstimable
-from survmeta.harmonize.km_reconstruction import (
-    _hist_counts,
-    clean_curve,
-    cox_loghr,
-    km_reconstruction_effect,
-    reconstruct,
-    reconstruct_ipd,
-)
+from survmeta.harmonize.km_reconstruction import km_reconstruction_effect
+from survmeta.survival.cox import cox_loghr
+from survmeta.survival.reconstruct import _hist_counts, clean_curve, reconstruct, reconstruct_ipd
 
 from .simulate import cox, km_at, km_curve, n_at_risk, performance, simulate_trials
 
@@ -263,12 +258,13 @@ SEED = 20261123
 STEP, DECIMALS, RISK_EVERY = 0.5, 3, 12.0
 
 
-def digitize(time: np.ndarray, event: np.ndarray):
-    """Per replicate: S every STEP months to the last follow-up (and at it), rounded; at risk."""
+def digitize(time: np.ndarray, event: np.ndarray, risk_every: float = RISK_EVERY):
+    """Per replicate: S every STEP months to the last follow-up (and at it), rounded to
+    DECIMALS; numbers at risk every ``risk_every`` months."""
     grid = np.arange(0.0, time.max() + STEP, STEP)
     s = np.round(km_at(time, event, grid), DECIMALS)
     s_end = np.round(km_curve(time, event)[1][:, -1], DECIMALS)
-    risk_grid = np.arange(0.0, time.max(), RISK_EVERY)
+    risk_grid = np.arange(0.0, time.max(), risk_every)
     nr = n_at_risk(time, risk_grid)
     out = []
     for r in range(time.shape[0]):

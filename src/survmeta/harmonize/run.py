@@ -7,6 +7,7 @@ import pandas as pd
 from . import MEDIAN_METHODS, METHODS, SECONDARY
 from .base import Derivation, NotEstimable
 from .comparisons import Comparison, build_comparisons
+from .km_reconstruction import ph_test, rmst_horizon, rmst_method
 
 EFFECT_COLUMNS = [
     "analysis_id",
@@ -32,6 +33,8 @@ EFFECT_COLUMNS = [
     "year",
     "risk_of_bias",
     "design",
+    "ph_p",
+    "rmst_horizon",
 ]
 EXCLUDED_COLUMNS = [
     "analysis_id",
@@ -58,9 +61,17 @@ DERIVATION_COLUMNS = [
 ]
 
 
-def derive_all(comp: Comparison, metric: str) -> tuple[list[Derivation], list[str]]:
-    """Every derivation possible for the comparison, in precedence order, and why not others."""
-    methods = MEDIAN_METHODS if metric == "log_mr" else METHODS
+def derive_all(
+    comp: Comparison, metric: str, horizon: float | None = None
+) -> tuple[list[Derivation], list[str]]:
+    """Every derivation possible for the comparison, in precedence order, and why not others.
+
+    ``horizon``: the analysis's RMST horizon (months) when ``metric`` is ``rmst_diff``.
+    """
+    if metric == "rmst_diff":
+        methods = (rmst_method(horizon),)
+    else:
+        methods = MEDIAN_METHODS if metric == "log_mr" else METHODS
     found, reasons = [], []
     for method in methods:
         try:
@@ -99,8 +110,12 @@ def harmonize(tables: dict, config: dict) -> dict[str, pd.DataFrame]:
     for analysis in config["analyses"]:
         metric = analysis.get("metric", "log_hr")
         aid = analysis["id"]
-        for comp in build_comparisons(tables, analysis, multiarm):
-            found, reasons = derive_all(comp, metric)
+        comps = build_comparisons(tables, analysis, multiarm)
+        horizon = None
+        if metric == "rmst_diff":
+            horizon = rmst_horizon(comps, (config.get("rmst") or {}).get("horizon", "auto"))
+        for comp in comps:
+            found, reasons = derive_all(comp, metric, horizon)
             base = {
                 "analysis_id": aid,
                 "study_id": comp.study_id,
@@ -155,6 +170,8 @@ def harmonize(tables: dict, config: dict) -> dict[str, pd.DataFrame]:
                     "year": study["year"],
                     "risk_of_bias": study["risk_of_bias"] or "unclear",
                     "design": study["design"],
+                    "ph_p": ph.p if (ph := ph_test(comp)) is not None else None,
+                    "rmst_horizon": horizon,
                 }
             )
     return {

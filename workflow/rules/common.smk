@@ -13,6 +13,7 @@ from survmeta.outputs import (
     EXCLUDED,
     INPUTS,
     POOLED,
+    RECONSTRUCTED,
     REPORT,
     WEIGHTS,
     figure_paths,
@@ -108,6 +109,7 @@ def final_outputs():
     return [
         EFFECTS,
         EXCLUDED,
+        RECONSTRUCTED,
         *validated_outputs(),
         POOLED,
         WEIGHTS,

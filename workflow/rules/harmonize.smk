@@ -6,6 +6,7 @@ rule harmonize:
         excluded=EXCLUDED,
         derivations=DERIVATIONS,
         inputs=INPUTS,
+        reconstructed=RECONSTRUCTED,
         validated=validated_outputs(),
     log:
         "logs/harmonize.log",
@@ -21,6 +22,7 @@ rule harmonize:
         inputs=config["inputs"],
         analyses=config["analyses"],
         multiarm=config["multiarm"],
+        rmst=config.get("rmst", {}),
         arm_classes=config.get("arm_classes"),
         modalities=config.get("modalities"),
     script:

@@ -4,6 +4,7 @@ rule report:
         excluded=EXCLUDED,
         derivations=DERIVATIONS,
         inputs=INPUTS,
+        reconstructed=RECONSTRUCTED,
         validated=validated_outputs(),
         pooled=POOLED,
         weights=WEIGHTS,

@@ -27,12 +27,12 @@ the same with a seeded numpy Generator (R's random stream cannot be matched).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
+from ..io import atomic_open
 from .design import Intercept
 from .dist import binom_pmf
 from .sensitivity import check_data, require_model
@@ -284,8 +284,7 @@ def write_gosh_csv(
         names = included(df["mask"].to_numpy(), labels)
         if any(_needs_quotes(str(s)) for s in labels):  # quote as pandas' to_csv does
             names = ['"' + s.replace('"', '""') + '"' if _needs_quotes(s) else s for s in names]
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as fh:
+    with atomic_open(path) as fh:
         fh.write(",".join(header) + "\n")
         for lo in range(0, len(df), CSV_ROWS):  # in blocks: bounded memory
             part = df.iloc[lo : lo + CSV_ROWS]
@@ -298,4 +297,3 @@ def write_gosh_csv(
                 nums = ["" if np.isnan(x) else float_format % x for x in row[-5:]]
                 lines[i] = ",".join([str(x) for x in row[:-5]] + nums)
             fh.write("\n".join(lines) + "\n")
-    os.replace(tmp, path)

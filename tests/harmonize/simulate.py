@@ -85,8 +85,9 @@ def _first_time_at_or_below(ts: np.ndarray, s: np.ndarray, level: float) -> np.n
 def km_median(time: np.ndarray, event: np.ndarray, level: float = 0.95):
     """KM median and its CI as R's survfit prints them (log-transformed Greenwood CI).
 
-    The CI bounds are the first times at which the upper / lower pointwise limit of
-    S(t) falls to 0.5 or below; NaN where never reached.
+    Returns (median, ci_low, ci_high): the lower bound is the first time at which the
+    lower pointwise limit of S(t) falls to 0.5 or below, the upper bound the first time
+    the upper limit does; NaN where never reached.
     """
     ts, s, gw = km_curve(time, event)
     z = stats.norm.isf((1 - level) / 2)
@@ -96,8 +97,8 @@ def km_median(time: np.ndarray, event: np.ndarray, level: float = 0.95):
         upper = np.minimum(1.0, np.where(s > 0, s * np.exp(half), 0.0))
     return (
         _first_time_at_or_below(ts, s, 0.5),
-        _first_time_at_or_below(ts, upper, 0.5),
         _first_time_at_or_below(ts, lower, 0.5),
+        _first_time_at_or_below(ts, upper, 0.5),
     )
 
 

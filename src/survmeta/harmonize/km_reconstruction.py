@@ -74,11 +74,20 @@ tests/fixtures/cox_breslow.json); statsmodels is imported only when a fit is nee
 
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple
 
 import numpy as np
 
-from .base import Derivation, NotEstimable, fmt
+from .base import Derivation, Failed, NotEstimable, fmt
+from .registry import Source, method
+
+GUYOT_2012 = Source(
+    "guyot2012",
+    "Guyot P, Ades AE, Ouwens MJNM, Welton NJ. Enhanced secondary analysis of survival data: "
+    "reconstructing the data from published Kaplan-Meier survival curves. BMC Med Res "
+    "Methodol 2012;12:9.",
+)
 
 __all__ = [
     "KMEffect",
@@ -112,6 +121,7 @@ class KMEffect(NamedTuple):
     yi: float  # Cox log HR of treatment vs control on the reconstructed IPD
     vi: float  # its variance (inverse observed information)
     notes: list[str]
+    events: tuple[int, int] = (0, 0)  # deaths rebuilt in each arm
 
 
 # --------------------------------------------------------------------------------------
@@ -449,29 +459,67 @@ def reconstruct_ipd(t_km, s_km, t_risk, n_risk, total_events=None):
 # --------------------------------------------------------------------------------------
 
 
+def _separation(tt, et, tc, ec) -> str | None:
+    """Why the Cox estimate is infinite, or None when it is finite.
+
+    With one binary covariate the score U(beta) = sum_j (x_j - pi_j(beta)) decreases in
+    beta, and beta-hat is +infinite exactly when U(+inf) = 0, i.e. every control death
+    occurs when no treated patient is at risk (and -infinite when every treated death
+    occurs with no control at risk); an arm with no events is the simplest case. This is
+    the monotone likelihood of Heinze & Schemper (2001), checked exactly before fitting:
+    no one of the other arm is at risk (time >= t) at any of one arm's death times t.
+    """
+    if not et.any() and not ec.any():
+        return "no events in either arm: the Cox log HR is undefined"
+    if not et.any() or not ec.any():
+        return "an arm has no events: the Cox log HR is infinite"
+    for first, last, arm, other, sign in (
+        (tc[ec].min(), tt.max(), "control", "treated", "+"),
+        (tt[et].min(), tc.max(), "treated", "control", "-"),
+    ):
+        if first > last:
+            return (
+                f"complete separation: every {arm} death occurs after the last {other} patient "
+                f"left follow-up ({last:g}), so the Cox log HR is {sign}infinite"
+            )
+    return None
+
+
 def cox_loghr(time_t, event_t, time_c, event_c) -> tuple[float, float]:
     """Cox log HR of treatment vs control and its variance (Breslow ties, statsmodels PHReg).
 
     Equal to R's ``coxph(Surv(time, status) ~ arm, ties = "breslow")`` (coef and
-    ``var``, the inverse observed information). Raises ValueError when an arm has no
-    events (the estimate would be infinite).
+    ``var``, the inverse observed information). Raises ValueError, saying why, when the
+    estimate is infinite (an arm with no events, complete separation: ``_separation``),
+    when Newton's method did not converge (statsmodels' ``mle_retvals``), or when the
+    observed information at the estimate is not positive and finite (issue 19, item 3).
     """
+    from statsmodels.base.model import LikelihoodModel
     from statsmodels.duration.hazard_regression import PHReg  # heavy: only when needed
 
     tt, tc = np.asarray(time_t, float), np.asarray(time_c, float)
     et, ec = np.asarray(event_t, bool), np.asarray(event_c, bool)
     if tt.shape != et.shape or tc.shape != ec.shape:
         raise ValueError("times and event indicators differ in length")
-    if not et.any() or not ec.any():
-        raise ValueError("an arm has no events: the Cox log HR is infinite")
+    why = _separation(tt, et, tc, ec)
+    if why:
+        raise ValueError(why)
     time = np.concatenate([tt, tc])
     status = np.concatenate([et, ec]).astype(float)
     arm = np.concatenate([np.ones(tt.size), np.zeros(tc.size)])[:, None]
-    res = PHReg(time, arm, status=status, ties="breslow").fit(method="newton")
-    yi, vi = float(res.params[0]), float(res.cov_params()[0, 0])
-    if not (np.isfinite(yi) and np.isfinite(vi) and vi > 0):
-        raise ValueError("the Cox fit did not converge")
-    return yi, vi
+    model = PHReg(time, arm, status=status, ties="breslow")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # non-convergence is read from mle_retvals below
+        # PHReg.fit drops mle_retvals; the likelihood fit it wraps keeps them.
+        fit = LikelihoodModel.fit(model, method="newton", disp=False)
+    yi = float(fit.params[0])
+    info = -float(model.hessian(fit.params)[0, 0])
+    if not fit.mle_retvals.get("converged", False):
+        raise ValueError(f"the Cox fit did not converge (log HR {yi:.3g} after "
+                         f"{fit.mle_retvals.get('iterations')} Newton steps)")  # fmt: skip
+    if not (np.isfinite(yi) and np.isfinite(info) and info > 0):
+        raise ValueError(f"the Cox fit's information at log HR {yi:.3g} is {info:.3g}, not > 0")
+    return yi, 1.0 / info
 
 
 def km_reconstruction_effect(
@@ -520,8 +568,8 @@ def km_reconstruction_effect(
     try:
         yi, vi = cox_loghr(ipd[0].time, ipd[0].event, ipd[1].time, ipd[1].event)
     except ValueError as why:
-        raise NotEstimable(str(why)) from None
-    return KMEffect(yi, vi, notes)
+        raise Failed(f"reconstructed patients: {why}") from None
+    return KMEffect(yi, vi, notes, (int(ipd[0].event.sum()), int(ipd[1].event.sum())))
 
 
 def _risk_with_start(arm, notes: list[str]) -> tuple:
@@ -533,6 +581,15 @@ def _risk_with_start(arm, notes: list[str]) -> tuple:
     return risk
 
 
+@method(
+    precedence=50,
+    label="Reconstructed individual data from digitized Kaplan-Meier curves",
+    needs="digitized KM points + numbers at risk per arm",
+    formula="IPD reconstructed from the curve and the numbers at risk (Guyot algorithm); "
+    "yi = log HR of a Cox model with Breslow ties; vi = its variance",
+    sources=(GUYOT_2012,),
+    hazard_based=True,
+)
 def km_reconstruction(comp) -> Derivation:
     """Guyot 2012 on both arms' digitized curves, then Cox (Breslow) on the rebuilt IPD.
 
@@ -560,4 +617,6 @@ def km_reconstruction(comp) -> Derivation:
         + ", ".join(f"{fmt(tt)}mo {fmt(n)}" for tt, n in a.at_risk)
         for a in (t, c)
     ]
-    return Derivation("km_reconstruction", eff.yi, eff.vi, reported, [*eff.notes, *notes])
+    return Derivation(
+        "km_reconstruction", eff.yi, eff.vi, reported, [*eff.notes, *notes], events=eff.events
+    )

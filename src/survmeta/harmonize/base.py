@@ -55,7 +55,7 @@ def z_two_sided(p: float) -> float:
     if p >= 1.0:
         return 0.0
     if p / 2.0 < sys.float_info.min:
-        raise Failed(f"p = {p:g}: p/2 underflows double precision, no z can be read from it")
+        raise Failed(f"p = {p:.3g}: p/2 underflows double precision, no z can be read from it")
     return -NORMAL.inv_cdf(p / 2.0)
 
 

@@ -162,14 +162,14 @@ def _derivation_rows(aid, comp, metric, derived: Derived, best: Derivation) -> l
     ids = {k: _base(aid, comp)[k] for k in ("analysis_id", "study_id", "treatment_arm")}
     ids["control_arm"] = comp.c.arm_id
     rows = []
-    for _, d in derived.found:
+    for m, d in derived.found:
         chosen = d is best
         z = None if chosen else z_difference(d, best)
         rows.append(
             {
                 **ids,
                 "metric": metric,
-                "source_method": d.method,
+                "source_method": m.name,
                 "chosen": chosen,
                 "yi": d.yi,
                 "vi": d.vi,
@@ -194,7 +194,8 @@ def _derivation_rows(aid, comp, metric, derived: Derived, best: Derivation) -> l
                 "status": f"not estimable: {why}",
             }
         )
-    return rows
+    order = {m.name: m.precedence for m in methods(metric)}
+    return sorted(rows, key=lambda r: order[r["source_method"]])
 
 
 def harmonize_analysis(

@@ -42,6 +42,7 @@ def _direction(comp: Comparison, d: Derivation) -> Derivation:
     formula="yi = ln HR; vi = ((ln U − ln L) / (2·z))², z = z_((1+L)/2) for a CI at level L",
     sources=(PARMAR_1998, TIERNEY_2007),
     hazard_based=True,
+    reads=("contrasts", "arms"),
 )
 def hr_ci(comp: Comparison) -> Derivation:
     """ln HR, with se = (ln U - ln L) / (2 z_{(1+L)/2}) (Parmar 1998; Tierney 2007 s2)."""
@@ -69,6 +70,7 @@ def hr_ci(comp: Comparison) -> Derivation:
     formula="yi = (O − E) / V; vi = 1 / V",
     sources=(YUSUF_1985, TIERNEY_2007),
     hazard_based=True,
+    reads=("contrasts", "arms"),
 )
 def logrank_oe(comp: Comparison) -> Derivation:
     """Peto: ln HR = (O - E) / V, var = 1 / V (O - E of the treatment arm)."""
@@ -95,6 +97,7 @@ def logrank_oe(comp: Comparison) -> Derivation:
     sources=(TIERNEY_2007, ALTMAN_2011),
     caveats=(P_BOUND, P_FLOOR),
     hazard_based=True,
+    reads=("contrasts", "arms"),
     floor="flag",
 )
 def hr_p(comp: Comparison) -> Derivation:
@@ -141,6 +144,7 @@ def _log_rank_v(events: float, r: float) -> float:
     "are flagged.",
     caveats=(P_BOUND, P_FLOOR),
     hazard_based=True,
+    reads=("contrasts", "arms"),
     splits=True,
     floor="flag",
 )

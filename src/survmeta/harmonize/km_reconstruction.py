@@ -589,6 +589,7 @@ def _risk_with_start(arm, notes: list[str]) -> tuple:
     "yi = log HR of a Cox model with Breslow ties; vi = its variance",
     sources=(GUYOT_2012,),
     hazard_based=True,
+    reads=("arms", "km_points, km_at_risk"),
 )
 def km_reconstruction(comp) -> Derivation:
     """Guyot 2012 on both arms' digitized curves, then Cox (Breslow) on the rebuilt IPD.

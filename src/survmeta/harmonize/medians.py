@@ -144,6 +144,7 @@ def median_ci(comp: Comparison) -> Derivation:
     median=True,
     splits=True,
     floor="flag",
+    reads=("contrasts", "arms"),
 )
 def median_p(comp: Comparison) -> Derivation:
     """var = (yi / z_{1-p/2})^2 from the p of the comparison (Tierney 2007).

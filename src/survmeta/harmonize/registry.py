@@ -61,6 +61,7 @@ class Method:
     shown beside the winner, never chosen. ``splits``: under ``multiarm: split`` the method
     divides a shared arm's counts (its vi carries the split), so its information bound
     and its events do too. ``floor``: ``"flag"``, ``"decline"`` or None (module docstring).
+    ``reads``: the input tables the numbers come from, for the audit trail's sources.
     """
 
     name: str
@@ -78,6 +79,7 @@ class Method:
     secondary: bool = False
     splits: bool = False
     floor: str | None = None
+    reads: tuple[str, ...] = ("arms",)
 
     @property
     def refs(self) -> tuple[str, ...]:

@@ -124,17 +124,13 @@ def z_difference(a: Derivation, b: Derivation) -> float:
     return (a.yi - b.yi) / math.sqrt(a.vi + b.vi)
 
 
-def _sources(comp: Comparison, d: Derivation) -> tuple[str, str]:
+def _sources(comp: Comparison, m: Method) -> tuple[str, str]:
+    """Where the numbers came from: the contrast's source (for methods that read it), the
+    arms', and the other tables the method reads; their quotes, each once."""
     c = comp.contrast
-    if c is not None and d.method in ("hr_ci", "hr_p", "logrank_oe", "p_events", "median_p"):
-        parts = [(c.source, c.quote)]
-    else:
-        parts = []
+    parts = [(c.source, c.quote)] if c is not None and "contrasts" in m.reads else []
     parts += [(comp.t.source, comp.t.quote), (comp.c.source, comp.c.quote)]
-    if d.method.startswith("survival_curve"):
-        parts.append(("survival_points", ""))
-    if d.method == "km_reconstruction":
-        parts.append(("km_points, km_at_risk", ""))
+    parts += [(table, "") for table in m.reads if table not in ("contrasts", "arms")]
     src = "; ".join(dict.fromkeys(s for s, _ in parts if s))
     quote = " | ".join(dict.fromkeys(q for _, q in parts if q))
     return src, quote
@@ -216,7 +212,7 @@ def harmonize_analysis(
             continue
         m, best = usable[0]
         derivations += _derivation_rows(aid, comp, metric, derived, best)
-        src, quote = _sources(comp, best)
+        src, quote = _sources(comp, m)
         study = studies.loc[comp.study_id]
         effects.append(
             {

@@ -188,6 +188,7 @@ def _fit(comp: Comparison, form: str) -> Derivation:
     caveats=(FEW_TIMES,),
     hazard_based=True,
     splits=True,
+    reads=("arms", "survival_points"),
 )
 def survival_curve(comp: Comparison) -> Derivation:
     """The cumulative-hazard-ratio form: yi = sum V theta / sum V, vi = 1 / sum V."""
@@ -206,6 +207,7 @@ def survival_curve(comp: Comparison) -> Derivation:
     hazard_based=True,
     secondary=True,
     splits=True,
+    reads=("arms", "survival_points"),
 )
 def survival_curve_oe(comp: Comparison) -> Derivation:
     """The published O - E form: yi = sum (O - E) / sum V (attenuated; shown beside)."""

@@ -125,3 +125,18 @@ def _bare(derive) -> Method:
 def test_any_arithmetic_failure_becomes_failed_for_that_method(derive, why):
     with pytest.raises(Failed, match=why):
         _bare(derive)(comparison(arm("t", n=10), arm("c", n=10)))
+
+
+def test_a_method_declared_to_decline_below_the_floor_declines():
+    # vi 0.001 against the arms' 1/n_T + 1/n_C = 0.2: Failed, so the next method is tried
+    m = Method(name="bare", precedence=999, derive=lambda c: Derivation("bare", 0.1, 0.001),
+               label="", needs="", formula="", sources=(), floor="decline")  # fmt: skip
+    with pytest.raises(Failed, match="below the information bound 1/n_T . 1/n_C = 0.2"):
+        m(comparison(arm("t", n=10), arm("c", n=10)))
+
+
+def test_every_method_names_the_tables_it_reads():
+    for m in METHODS:
+        assert "arms" in m.reads
+    assert "contrasts" in REGISTRY["p_events"].reads
+    assert "survival_points" in REGISTRY["survival_curve"].reads

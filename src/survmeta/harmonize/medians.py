@@ -12,9 +12,16 @@ import math
 from .base import Derivation, Failed, NotEstimable, fmt, z_level, z_two_sided
 from .comparisons import Arm, Comparison
 from .information import arm_events, events_from_followup, information_bound
-from .registry import MICHIELS_2005, P_BOUND, P_FLOOR, TIERNEY_2007, Caveat, method
+from .registry import P_BOUND, P_FLOOR, TIERNEY_2007, Caveat, Source, method
 
 __all__ = ["events_from_followup", "median_ci", "median_p", "median_ratio"]
+
+MICHIELS_2005 = Source(
+    "michiels2005",
+    "Michiels S, Piedbois P, Burdett S, et al. Meta-analysis when only the median survival "
+    "times are known: a comparison with individual patient data results. Eur J Cancer "
+    "2005;41:1219-25.",
+)
 
 EXPONENTIAL = "exponential survival (HR = ratio of medians, inverted)"
 _ASSUME = "exponential survival in each arm, so HR = M_C / M_T"

@@ -128,12 +128,6 @@ TIERNEY_2007 = Source(
     "Tierney JF, Stewart LA, Ghersi D, Burdett S, Sydes MR. Practical methods for incorporating "
     "summary time-to-event data into meta-analysis. Trials 2007;8:16.",
 )
-MICHIELS_2005 = Source(
-    "michiels2005",
-    "Michiels S, Piedbois P, Burdett S, et al. Meta-analysis when only the median survival "
-    "times are known: a comparison with individual patient data results. Eur J Cancer "
-    "2005;41:1219-25.",
-)
 P_BOUND = Caveat(
     "A p-value printed as a bound ('p < 0.05') is used conservatively for hr_p; for p_events "
     "and median_p it pulls the estimate toward no effect, and such rows are flagged."

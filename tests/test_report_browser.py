@@ -171,7 +171,7 @@ def test_report_sections_a_reviewer_needs(dom):
                     "Audit trail", "Excluded comparisons", "Included studies", "References",
                     "Provenance", "Configuration as run"):  # fmt: skip
         assert heading in text, heading
-    assert "80-90% of the time" in text and "few, wide intervals" in text
+    assert "85-91% of the time" in text and "few, wide intervals" in text
     assert "Test for subgroup differences" in text and "Prediction interval" in text
     for package in ("python", "snakemake", "numpy", "scipy", "pandas", "statsmodels", "pymare",
                     "matplotlib", "jinja2"):  # fmt: skip

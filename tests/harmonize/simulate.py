@@ -85,8 +85,9 @@ def _first_time_at_or_below(ts: np.ndarray, s: np.ndarray, level: float) -> np.n
 def km_median(time: np.ndarray, event: np.ndarray, level: float = 0.95):
     """KM median and its CI as R's survfit prints them (log-transformed Greenwood CI).
 
-    The CI bounds are the first times at which the upper / lower pointwise limit of
-    S(t) falls to 0.5 or below; NaN where never reached.
+    Returns (median, ci_low, ci_high): the lower bound is the first time at which the
+    lower pointwise limit of S(t) falls to 0.5 or below, the upper bound the first time
+    the upper limit does; NaN where never reached.
     """
     ts, s, gw = km_curve(time, event)
     z = stats.norm.isf((1 - level) / 2)
@@ -96,8 +97,8 @@ def km_median(time: np.ndarray, event: np.ndarray, level: float = 0.95):
         upper = np.minimum(1.0, np.where(s > 0, s * np.exp(half), 0.0))
     return (
         _first_time_at_or_below(ts, s, 0.5),
-        _first_time_at_or_below(ts, upper, 0.5),
         _first_time_at_or_below(ts, lower, 0.5),
+        _first_time_at_or_below(ts, upper, 0.5),
     )
 
 
@@ -152,3 +153,30 @@ def performance(yi: np.ndarray, vi: np.ndarray, truth: float, level: float = 0.9
         "se_ratio": float(se.mean() / yi.std(ddof=1)),
         "coverage": float((np.abs(yi - truth) <= z * se).mean()),
     }
+
+
+def simulate_arms(
+    seed: int,
+    reps: int,
+    sizes: tuple[int, ...],
+    hrs: tuple[float, ...],
+    control_median: float = 24.0,
+    censor: tuple[float, float] = (12.0, 120.0),
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(time, event) of each arm of a multi-arm trial; arm k has hazard hrs[k] times the
+    control's (exponential, control median ``control_median``, censoring uniform)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for n, hr in zip(sizes, hrs, strict=True):
+        death = rng.exponential(1.0, (reps, n)) * control_median / (hr * np.log(2))
+        cens = rng.uniform(censor[0], censor[1], (reps, n))
+        out.append((np.minimum(death, cens), death <= cens))
+    return out
+
+
+def pair(treated: tuple, control: tuple, log_hr: float) -> Trials:
+    """Two arms of a multi-arm trial as one two-arm trial (the treated columns first)."""
+    n_t = treated[0].shape[1]
+    time = np.concatenate([treated[0], control[0]], axis=1)
+    event = np.concatenate([treated[1], control[1]], axis=1)
+    return Trials(time, event, np.arange(time.shape[1]) < n_t, log_hr)

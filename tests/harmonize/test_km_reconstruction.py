@@ -225,8 +225,9 @@ def test_effect_and_notes():
     tt, et = reconstruct_ipd(*zip(*t_points, strict=True), *zip(*t_risk, strict=True))
     tc, ec = reconstruct_ipd(T_KM, S_KM, T_RISK, N_RISK, 6)
     assert (out.yi, out.vi) == cox_loghr(tt, et, tc, ec)
-    yi, vi, notes = out
+    yi, vi, notes, events = out
     assert yi < 0 and vi > 0
+    assert events == (int(et.sum()), 6)  # the deaths rebuilt per arm, for effects.csv
     assert (
         "treatment: total events not reported: last interval censored at the earlier "
         "intervals' rate (Guyot)" in notes

@@ -145,3 +145,134 @@ def test_survival_curve_censoring_halves_the_censored():
     t = arm("t", n=100, followup_min=0.0, followup_max=100.0, survival=((50.0, 0.8),))
     c = arm("c", n=100, followup_min=0.0, followup_max=100.0, survival=((50.0, 0.6),))
     assert survival_curve(comparison(t, c)).vi == pytest.approx(1 / 11.25)
+
+
+# --- censoring as a point mass (methods.md §1: Fmin = Fmax) ------------------------------
+
+
+def test_survival_curve_point_mass_one_interval():
+    # Both arms closed at 60 months, S(60) 0.8 vs 0.6, n 100: the interval (0, 60] holds
+    # F = 60, so C = R - D with R' = R - C/2 and D = R' q (q = 1 - S_i/S_{i-1}):
+    # R' = R / (2 - q), D = R q / (2 - q).
+    # T: q 0.2, R' = 100/1.8 = 55.555556, D = 11.111111
+    # C: q 0.4, R' = 100/1.6 = 62.5,      D = 25
+    # V = 36.111111 * 55.555556 * 62.5 / 118.055556^2 = 8.996540; theta = -0.828213
+    from survmeta.harmonize.survival_curve import survival_curve
+
+    t = arm("t", n=100, followup_min=60.0, followup_max=60.0, survival=((60.0, 0.8),))
+    c = arm("c", n=100, followup_min=60.0, followup_max=60.0, survival=((60.0, 0.6),))
+    d = survival_curve(comparison(t, c))
+    assert d.yi == pytest.approx(-0.828213, abs=1e-6)
+    assert d.vi == pytest.approx(1 / 8.996540, rel=1e-6)
+    assert d.events == pytest.approx((11.111111, 25.0))
+    assert any("point mass" in a for a in d.assumptions)
+
+
+def test_survival_curve_point_mass_inside_the_second_interval():
+    # Closed at 24 months, S read at 12 and 36; n 100 per arm.
+    # (0, 12]: no censoring. T: D 10, R' 100; C: D 20, R' 100; V1 = 30*100*100/200^2 = 7.5,
+    #   theta1 = ln(ln .9 / ln .8) = -0.750427. At risk after: T 90, C 80.
+    # (12, 36] holds 24: T q = 1 - .7/.9 = 0.222222, R' = 90/1.777778 = 50.625, D = 11.25;
+    #   C q = 1 - .5/.8 = 0.375, R' = 80/1.625 = 49.230769, D = 18.461538;
+    #   V2 = 29.711538 * 50.625 * 49.230769 / 99.855769^2 = 7.426437,
+    #   theta2 = ln(ln(.7/.9) / ln(.5/.8)) = -0.626036.
+    # yi = (7.5 * -0.750427 + 7.426437 * -0.626036) / 14.926437 = -0.688538; vi = 1/14.926437
+    from survmeta.harmonize.survival_curve import survival_curve
+
+    window = dict(followup_min=24.0, followup_max=24.0)
+    t = arm("t", n=100, survival=((12.0, 0.9), (36.0, 0.7)), **window)
+    c = arm("c", n=100, survival=((12.0, 0.8), (36.0, 0.5)), **window)
+    d = survival_curve(comparison(t, c))
+    assert d.yi == pytest.approx(-0.688538, abs=1e-6)
+    assert d.vi == pytest.approx(1 / 14.926437, rel=1e-6)
+
+
+# --- the information floor (methods.md §1: no derivation claims more than the data hold) --
+
+
+def test_hr_p_floored_at_the_events_bound_and_flagged():
+    # HR 0.95 with p = 0.02 disagree: (ln 0.95 / z_0.99)^2 = (-0.051293 / 2.326348)^2
+    # = 0.000486; the arms hold at most 1/40 + 1/50 = 0.045
+    t, c = arm("t", n=100, events=40), arm("c", n=100, events=50)
+    d = hr.hr_p(comparison(t, c, contrast(0.95, p="0.02")))
+    assert d.yi == pytest.approx(-0.051293, abs=1e-6)
+    assert d.vi == pytest.approx(0.045)
+    assert d.flags == [
+        "vi 0.0004862 below the information bound 1/E_T + 1/E_C = 0.045: floored there"
+    ]
+
+
+def test_hr_p_floored_at_the_n_bound_without_events():
+    t, c = arm("t", n=100), arm("c", n=100)
+    d = hr.hr_p(comparison(t, c, contrast(0.95, p="0.02")))
+    assert d.vi == pytest.approx(1 / 100 + 1 / 100)
+    assert "1/n_T + 1/n_C = 0.02" in d.flags[0]
+
+
+def test_hr_p_above_the_bound_is_left_alone():
+    # the hand value above: vi 0.0270140 > 1/100 + 1/100
+    d = hr.hr_p(comparison(arm("t", n=100), arm("c", n=100), contrast(0.70, p=".03")))
+    assert d.vi == pytest.approx(0.0270140, abs=1e-7) and not d.flags
+
+
+def test_median_p_equal_medians_floored():
+    # 12 vs 12 months, p = 0.48: yi = 0, vi = 0 / z = 0, floored at 1/1500 + 1/1500
+    t, c = arm("t", n=1500, median=12), arm("c", n=1500, median=12)
+    d = medians.median_p(comparison(t, c, contrast(p="0.48")))
+    assert d.yi == 0 and d.vi == pytest.approx(2 / 1500)
+    assert d.flags and "floored" in d.flags[0]
+
+
+def test_median_p_floor_uses_events_estimated_from_follow_up():
+    # 39.5 vs 39.7 months, p = 0.37: (ln(39.5/39.7) / 0.896473)^2 = 3.17e-5. Events from
+    # follow-up F = 48, n = 1500 (2 lambda F = 2 ln 2 * 48 / M):
+    # T: x = 1.684611, e^-x = 0.185517, E = 1500 (1 - 0.814483/1.684611) = 1500 * 0.516515
+    #    = 774.77;  C: x = 1.676124, e^-x = 0.187098, E = 1500 * 0.515011 = 772.52;
+    # bound = 1/774.77 + 1/772.52 = 0.0025852
+    t = arm("t", n=1500, median=39.5, followup=48)
+    c = arm("c", n=1500, median=39.7, followup=48)
+    d = medians.median_p(comparison(t, c, contrast(p="0.37")))
+    e_t, e_c = (
+        medians.events_from_followup(1500, 39.5, 48),
+        medians.events_from_followup(1500, 39.7, 48),
+    )
+    assert (e_t, e_c) == pytest.approx((774.77, 772.52), abs=0.01)
+    assert d.vi == pytest.approx(0.0025852, abs=1e-7)
+    assert d.events == pytest.approx((e_t, e_c))
+    assert any("events estimated from follow-up" in a for a in d.assumptions)
+
+
+def test_p_events_floored_at_the_events_bound():
+    # p = 0.001, events 20 / 60, n 100 / 100: V = 80/4 = 20, yi = -3.290527/sqrt(20)
+    # = -0.735784, 1/V = 0.05 < 1/20 + 1/60 = 0.066667
+    t, c = arm("t", n=100, events=20), arm("c", n=100, events=60)
+    d = hr.p_events(comparison(t, c, contrast(p="0.001", favours=True)))
+    assert d.yi == pytest.approx(-0.735784, abs=1e-6)
+    assert d.vi == pytest.approx(1 / 20 + 1 / 60)
+
+
+# --- a p belongs to its own test (methods.md §1: split arm, whole-arm estimate) ----------
+
+
+def test_p_events_with_a_split_arm_takes_yi_from_the_whole_arms():
+    # T n 50; the control (n 200) is shared by 2 comparisons; 160 events in the pair, p 0.01.
+    # Whole arms (the test's): r = 50/200 = 0.25, V = 160 * 0.25 / 1.25^2 = 25.6,
+    #   yi = -2.575829 / sqrt(25.6) = -0.509093.
+    # Split (vi only): n_C 100, r = 0.5, D = 160 * (50 + 100) / 250 = 96,
+    #   V = 96 * 0.5 / 1.5^2 = 21.333333, vi = 0.046875 (> 1/50 + 1/100 = 0.03).
+    t = arm("t", n=50)
+    c = arm("c", n=200, shared_by=2)
+    d = hr.p_events(comparison(t, c, contrast(p="0.01", events=160, favours=True)))
+    assert d.yi == pytest.approx(-0.509093, abs=1e-6)
+    assert d.vi == pytest.approx(0.046875)
+    assert any("yi from them" in a and "vi from the split arms" in a for a in d.assumptions)
+
+
+def test_median_p_with_a_split_arm_scales_only_vi():
+    # 27 vs 16 months, p = 0.006: whole vi = 0.0362616 (the hand value above); the control
+    # (n 256) shared by 2: vi * (1/71 + 1/128) / (1/71 + 1/256) = 0.0362616 * 1.218750
+    t, c = arm("t", median=27, n=71), arm("c", median=16, n=256, shared_by=2)
+    d = medians.median_p(comparison(t, c, contrast(p="0.006")))
+    assert d.yi == pytest.approx(-0.523248, abs=1e-6)
+    ratio = (1 / 71 + 1 / 128) / (1 / 71 + 1 / 256)
+    assert d.vi == pytest.approx(0.0362616 * ratio, abs=1e-6)

@@ -1,29 +1,27 @@
 """Harmonization: every study comparison onto the log hazard ratio (methods.md section 1).
 
+Each method lives in the module of its reporting form and declares itself there once
+(``registry.method``: name, precedence, formula, sources, report text). Every module of
+this package is imported below, so adding a method touches only its own module.
+
 ``METHODS`` is the precedence order: the first method that can estimate a
 comparison wins, the others are kept as alternatives for the audit trail.
 """
 
-from .hazard_ratio import hr_ci, hr_p, logrank_oe, p_events
-from .km_reconstruction import km_reconstruction
-from .medians import median_ci, median_p, median_ratio
-from .survival_curve import survival_curve, survival_curve_oe
+import importlib
+import pkgutil
 
-METHODS = (
-    hr_ci,
-    logrank_oe,
-    hr_p,
-    p_events,
-    km_reconstruction,
-    survival_curve,
-    survival_curve_oe,
-    median_ratio,
-    median_ci,
-    median_p,
-)
+from .registry import REGISTRY, methods
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
+
+METHODS = methods("log_hr")
 
 #: Methods whose estimate is a ratio of medians, usable for ``metric: log_mr``.
-MEDIAN_METHODS = (median_ratio, median_ci, median_p)
+MEDIAN_METHODS = methods("log_mr")
 
 #: Shown beside the winner, never chosen while its twin can be.
-SECONDARY = {"survival_curve_oe"}
+SECONDARY = {m.name for m in METHODS if m.secondary}
+
+__all__ = ["MEDIAN_METHODS", "METHODS", "REGISTRY", "SECONDARY", "methods"]

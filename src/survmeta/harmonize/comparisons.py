@@ -119,16 +119,33 @@ class Contrast:
 
 @dataclass(frozen=True)
 class Comparison:
+    """One (study, outcome, treatment arm, control arm) of an analysis.
+
+    ``shared_arms``: the arm ids of this comparison that other comparisons of the same
+    study in the analysis also use (the sampling covariance of methods.md §4 follows
+    from them); ``multiarm``: how such arms were treated (``split``, ``combine`` or
+    ``whole``; ``Arm.shared_by`` > 1 only under ``split``).
+    """
+
     study_id: str
     outcome: str
     t: Arm
     c: Arm
     contrast: Contrast | None = None
     notes: tuple[str, ...] = field(default=())
+    shared_arms: tuple[str, ...] = ()
+    multiarm: str = "split"
 
     @property
     def label(self) -> str:
         return f"{self.study_id}: {self.t.arm_id} vs {self.c.arm_id}"
+
+    @property
+    def comparison_id(self) -> str:
+        """``study:treatment-vs-control``, e.g. ``Fairweather2017:hepatic_resection-vs-
+        systemic_therapy``: unique within an analysis (arm ids are unique within a study
+        and outcome) and stable across runs (made of ids only, never of row order)."""
+        return f"{self.study_id}:{self.t.arm_id}-vs-{self.c.arm_id}"
 
 
 def as_list(x) -> list[str]:
@@ -181,14 +198,23 @@ def _merge(arms: list[Arm]) -> Arm:
     )
 
 
+#: The ways a study's arms shared by several comparisons of an analysis are treated.
+MULTIARM = ("split", "combine", "whole")
+
+
 def build_comparisons(tables: dict, analysis: dict, multiarm: str = "split") -> list[Comparison]:
     """Every treatment-arm x control-arm pair of each study for this analysis.
 
-    With ``multiarm: split`` an arm used by several comparisons records how many
-    (``shared_by``) so count-based methods can divide its n and events evenly
-    (Cochrane Handbook 23.3.4); ``combine`` merges the treatment arms (and the
-    control arms) of a study first.
+    ``multiarm`` (methods.md §1 "Multi-arm studies" and §4 "Whole arms"):
+    ``split`` records in ``shared_by`` how many comparisons use an arm, so count-based
+    methods divide its n and events evenly (Cochrane Handbook 23.3.4); ``combine``
+    merges the treatment arms (and the control arms) of a study first; ``whole`` keeps
+    every arm whole (``shared_by`` = 1) for the multilevel model, which accounts for the
+    shared arm through the sampling covariance instead. In every mode each comparison
+    lists the arms it shares with other comparisons of its study (``shared_arms``).
     """
+    if multiarm not in MULTIARM:
+        raise ValueError(f"multiarm must be one of {', '.join(MULTIARM)}, not {multiarm!r}")
     treat, ctrl = as_list(analysis["treatment"]), as_list(analysis["control"])
     arms = tables["arms"]
     arms = arms[arms["outcome"] == analysis["outcome"]]
@@ -211,8 +237,17 @@ def build_comparisons(tables: dict, analysis: dict, multiarm: str = "split") -> 
         pairs = [(t, c) for t in t_arms for c in c_arms]
         use = Counter([t.arm_id for t, _ in pairs] + [c.arm_id for _, c in pairs])
         for t, c in pairs:
-            t2 = replace(t, shared_by=use[t.arm_id])
-            c2 = replace(c, shared_by=use[c.arm_id])
+            if multiarm == "split":
+                t2, c2 = replace(t, shared_by=use[t.arm_id]), replace(c, shared_by=use[c.arm_id])
+            else:
+                t2, c2 = t, c
+            shared = tuple(a.arm_id for a in (t, c) if use[a.arm_id] > 1)
+            whole = (
+                (f"multi-arm: {', '.join(shared)} kept whole, shared with other comparisons of "
+                 "the study (correlated: sampling covariance of the multilevel model)",)
+                if multiarm == "whole" and shared
+                else ()
+            )  # fmt: skip
             out.append(
                 Comparison(
                     study_id=study_id,
@@ -220,7 +255,9 @@ def build_comparisons(tables: dict, analysis: dict, multiarm: str = "split") -> 
                     t=t2,
                     c=c2,
                     contrast=_find_contrast(contrasts, study_id, analysis["outcome"], t, c),
-                    notes=notes,
+                    notes=notes + whole,
+                    shared_arms=shared,
+                    multiarm=multiarm,
                 )
             )
     return out

@@ -19,7 +19,15 @@ from ..survival.cox import cox_loghr
 from ..survival.reconstruct import Reconstruction, pairs, reconstruct
 from ..survival.rmst import rmst_difference
 from ..survival.zph import ZPHTest, cox_zph
-from .base import Derivation, NotEstimable, fmt
+from .base import Derivation, Failed, NotEstimable, fmt
+from .registry import Source, method
+
+GUYOT_2012 = Source(
+    "guyot2012",
+    "Guyot P, Ades AE, Ouwens MJNM, Welton NJ. Enhanced secondary analysis of survival data: "
+    "reconstructing the data from published Kaplan-Meier survival curves. BMC Med Res "
+    "Methodol 2012;12:9.",
+)
 
 __all__ = [
     "KMEffect",
@@ -38,6 +46,7 @@ class KMEffect(NamedTuple):
     yi: float  # Cox log HR of treatment vs control on the reconstructed IPD
     vi: float  # its variance (inverse observed information)
     notes: list[str]
+    events: tuple[int, int] = (0, 0)  # deaths rebuilt in each arm
 
 
 def rebuild_arm(label: str, points, risk, events=None) -> tuple[Reconstruction, list[str]]:
@@ -91,8 +100,9 @@ def km_reconstruction_effect(
     try:
         fit = cox_loghr(rec_t.time, rec_t.event, rec_c.time, rec_c.event)
     except ValueError as why:
-        raise NotEstimable(str(why)) from None
-    return KMEffect(fit.coef, fit.var, [*notes, *notes_t, *notes_c])
+        raise Failed(f"reconstructed patients: {why}") from None
+    events = (int(rec_t.event.sum()), int(rec_c.event.sum()))
+    return KMEffect(fit.coef, fit.var, [*notes, *notes_t, *notes_c], events)
 
 
 # --------------------------------------------------------------------------------------
@@ -154,6 +164,19 @@ def _reported(comp) -> list[str]:
     ]
 
 
+@method(
+    precedence=50,
+    label="Reconstructed individual data from digitized Kaplan-Meier curves",
+    needs="digitized KM points + numbers at risk per arm",
+    formula="IPD reconstructed from the curve and the numbers at risk (Guyot algorithm); "
+    "yi = log HR of a Cox model with Breslow ties; vi = its variance",
+    formula_rmst="IPD reconstructed from the curve and the numbers at risk (Guyot algorithm); "
+    "yi = RMST_T - RMST_C up to the horizon (months, from each arm's Kaplan-Meier curve); "
+    "vi = se_T^2 + se_C^2 (R's survfit rmean)",
+    sources=(GUYOT_2012,),
+    hazard_based=True,
+    reads=("arms", "km_points, km_at_risk"),
+)
 def km_reconstruction(comp) -> Derivation:
     """Guyot 2012 on both arms' digitized curves, then Cox (Breslow) on the rebuilt IPD.
 
@@ -164,9 +187,12 @@ def km_reconstruction(comp) -> Derivation:
     try:
         fit = cox_loghr(rec_t.time, rec_t.event, rec_c.time, rec_c.event)
     except ValueError as why:
-        raise NotEstimable(str(why)) from None
+        raise Failed(f"reconstructed patients: {why}") from None
     notes.insert(1, "log HR from a Cox model on the reconstructed IPD (Breslow ties)")
-    return Derivation("km_reconstruction", fit.coef, fit.var, _reported(comp), notes)
+    events = (int(rec_t.event.sum()), int(rec_c.event.sum()))
+    return Derivation(
+        "km_reconstruction", fit.coef, fit.var, _reported(comp), notes, events=events
+    )
 
 
 def ph_test(comp) -> ZPHTest | None:

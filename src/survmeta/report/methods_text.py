@@ -1,31 +1,22 @@
 """The report's methods section, written from the config and the methods actually used.
 
 Every sentence says what was done in this run, with the paper it comes from; the
-formulas are those of docs/methods.md §1 (and the code in ``survmeta.harmonize``).
+formulas are those of docs/methods.md §1. What the report says about each harmonization
+method (label, formula, sources, caveats) is declared with the method itself
+(``survmeta.harmonize.registry``) and only read here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-#: Full references, cited by key in the text ("[key]") and listed in order of first use.
+from ..harmonize import REGISTRY, methods
+from ..harmonize.registry import Method, describe
+from ..harmonize.run import main_multiarm
+
+#: Full references, cited by key in the text ("[key]") and listed in order of first use;
+#: the harmonization methods' own sources are declared with the methods (``registry``).
 REFERENCES = {
-    "parmar1998": "Parmar MKB, Torri V, Stewart L. Extracting summary statistics to perform "
-    "meta-analyses of the published literature for survival endpoints. Stat Med "
-    "1998;17:2815-34.",
-    "tierney2007": "Tierney JF, Stewart LA, Ghersi D, Burdett S, Sydes MR. Practical methods for "
-    "incorporating summary time-to-event data into meta-analysis. Trials 2007;8:16.",
-    "altman2011": "Altman DG, Bland JM. How to obtain the confidence interval from a P value. "
-    "BMJ 2011;343:d2090.",
-    "yusuf1985": "Yusuf S, Peto R, Lewis J, Collins R, Sleight P. Beta blockade during and after "
-    "myocardial infarction: an overview of the randomized trials. Prog Cardiovasc Dis "
-    "1985;27:335-71.",
-    "michiels2005": "Michiels S, Piedbois P, Burdett S, et al. Meta-analysis when only the "
-    "median survival times are known: a comparison with individual patient data results. "
-    "Eur J Cancer 2005;41:1219-25.",
-    "guyot2012": "Guyot P, Ades AE, Ouwens MJNM, Welton NJ. Enhanced secondary analysis of "
-    "survival data: reconstructing the data from published Kaplan-Meier survival curves. "
-    "BMC Med Res Methodol 2012;12:9.",
     "cochrane": "Higgins JPT, Thomas J, Chandler J, et al. (eds). Cochrane Handbook for "
     "Systematic Reviews of Interventions, version 6.5. Cochrane, 2024.",
     "dl1986": "DerSimonian R, Laird N. Meta-analysis in clinical trials. Control Clin Trials "
@@ -79,102 +70,7 @@ REFERENCES = {
 }
 
 
-@dataclass(frozen=True)
-class MethodInfo:
-    """How one ``source_method`` turns reported numbers into yi and vi."""
-
-    label: str
-    formula: str
-    refs: tuple[str, ...]
-    caveat: str = ""
-    formula_mr: str = ""  # the formula when the analysis pools the log ratio of medians
-
-
-_MEDIAN_ASSUME = "exponential survival in each arm, so HR = M_C / M_T"
-_MEDIAN_CAVEAT = (
-    "In simulation (tests/harmonize/test_simulation.py: HR 0.7, 100 per arm, 1,000 replicates "
-    "per seed) the 95% CIs of {name} held the true HR {cover} of the time, not 95%: Kaplan-Meier "
-    "medians vary more than the formula assumes."
-)
-_CURVE_CAVEAT = (
-    "Survival proportions read at few, wide intervals (e.g. only at 5 and 10 years) give "
-    "unbiased estimates whose CIs are too narrow: 91-93% coverage in simulation "
-    "(tests/harmonize/test_simulation.py, S(t) at 60 and 120 months only), 93-96% when read "
-    "yearly."
-)
-
-METHODS = {
-    "hr_ci": MethodInfo(
-        "Hazard ratio with its confidence interval",
-        "yi = ln HR; vi = ((ln U − ln L) / (2·z))², z = z_((1+L)/2) for a CI at level L",
-        ("parmar1998", "tierney2007"),
-    ),
-    "logrank_oe": MethodInfo(
-        "Log-rank O − E and its variance V",
-        "yi = (O − E) / V; vi = 1 / V",
-        ("yusuf1985", "tierney2007"),
-    ),
-    "hr_p": MethodInfo(
-        "Hazard ratio with a two-sided p-value",
-        "yi = ln HR; vi = (ln HR / z_(1−p/2))²  (a printed bound 'p < x' gives a larger, "
-        "conservative variance)",
-        ("tierney2007", "altman2011"),
-    ),
-    "p_events": MethodInfo(
-        "Log-rank p-value, total events and arm sizes",
-        "r = n_T / n_C; V = D·r / (1 + r)²; O − E = ±√V·z_(1−p/2) (sign from the reported "
-        "direction or the medians); yi = (O − E) / V; vi = 1 / V",
-        ("tierney2007",),
-        "A p printed as a bound ('p < 0.05') pulls the estimate toward no effect; such rows are "
-        "flagged.",
-    ),
-    "km_reconstruction": MethodInfo(
-        "Reconstructed individual data from digitized Kaplan-Meier curves",
-        "IPD reconstructed from the curve and the numbers at risk (Guyot algorithm); yi = log HR "
-        "of a Cox model with Breslow ties; vi = its variance",
-        ("guyot2012",),
-    ),
-    "survival_curve": MethodInfo(
-        "Survival proportions at common time points",
-        "per interval i and arm: censored C_i, effective at risk R′_i = R_i − C_i/2, deaths "
-        "D_i = R′_i·(1 − S_i/S_(i−1)); θ_i = ln(h_T,i / h_C,i) with h = −ln(S_i/S_(i−1)); "
-        "V_i = D·R′_T·R′_C / (R′_T + R′_C)²; yi = Σ V_i·θ_i / Σ V_i; vi = 1 / Σ V_i",
-        ("parmar1998", "tierney2007"),
-        _CURVE_CAVEAT,
-    ),
-    "survival_curve_oe": MethodInfo(
-        "Survival proportions at common time points (published O − E form)",
-        "as survival_curve, but yi = Σ (O − E)_i / Σ V_i with O − E = D_T − D·R′_T / "
-        "(R′_T + R′_C); vi = 1 / Σ V_i",
-        ("parmar1998", "tierney2007"),
-        "Attenuated toward no effect when many patients die within one interval (HR 0.5 read "
-        "at 60 and 120 months comes out near 0.7): shown for comparison, not chosen.",
-    ),
-    "median_ratio": MethodInfo(
-        "Median survival and events (or follow-up) per arm",
-        f"yi = −ln(M_T / M_C) ({_MEDIAN_ASSUME}); vi = 1/E_T + 1/E_C (events estimated from "
-        "median follow-up F, uniform accrual on [0, 2F], when not reported)",
-        ("michiels2005",),
-        _MEDIAN_CAVEAT.format(name="median_ratio", cover="85-90%"),
-        "yi = ln(M_T / M_C); vi = 1/E_T + 1/E_C",
-    ),
-    "median_ci": MethodInfo(
-        "Median survival with its confidence interval per arm",
-        f"yi = −ln(M_T / M_C) ({_MEDIAN_ASSUME}); vi = se_T² + se_C², se = (ln U − ln L) / "
-        "(2·z) of each median (from one half of the CI when a bound is unusable)",
-        ("michiels2005",),
-        "Coverage was 94-96% in the simulation, which assumed exponential survival; with other "
-        "survival shapes the medians' CIs and the HR need not agree.",
-        "yi = ln(M_T / M_C); vi = se_T² + se_C²",
-    ),
-    "median_p": MethodInfo(
-        "Median survival per arm and the p-value of their comparison",
-        f"yi = −ln(M_T / M_C) ({_MEDIAN_ASSUME}); vi = (yi / z_(1−p/2))²",
-        ("michiels2005", "tierney2007"),
-        _MEDIAN_CAVEAT.format(name="median_p", cover="80-85%"),
-        "yi = ln(M_T / M_C); vi = (yi / z_(1−p/2))²",
-    ),
-}
+REFERENCES.update({src.key: src.citation for m in REGISTRY.values() for src in m.sources})
 
 ESTIMATORS = {
     "DL": ("DerSimonian-Laird", ("dl1986",)),
@@ -212,10 +108,18 @@ class Citer:
         return [(i + 1, REFERENCES[k]) for i, k in enumerate(self.order)]
 
 
-def method_info(name: str) -> MethodInfo:
-    return METHODS.get(
-        str(name), MethodInfo(str(name), "see docs/methods.md", (), "method not documented here")
-    )
+def method_info(name: str) -> Method:
+    """What the report says about a ``source_method``: label, formula, sources, caveat."""
+    return describe(name)
+
+
+def _caveats() -> list[dict]:
+    """The methods' warnings, each once, with the methods that carry it (registry order)."""
+    out: dict = {}
+    for m in methods():
+        for c in m.caveats:
+            out.setdefault(c, []).append(m.name)
+    return [{"text": c.text, "methods": tuple(names)} for c, names in out.items()]
 
 
 def _names(xs) -> str:
@@ -250,19 +154,29 @@ def methods_section(config: dict, used: dict[str, int], cite: Citer) -> dict:
         harm += f"Methods used in this run: {'; '.join(parts)}. "
     harm += (
         "Where more than one method was possible, the others are shown beside the chosen one in "
-        "the audit trail. A hazard ratio reported the other way round was inverted. "
+        "the audit trail, with a z for each one's difference from the chosen estimate "
+        "(|z| > 1.96 flagged as a disagreement beyond sampling error). A method that could not "
+        "compute an estimate with a positive variance for a comparison said why and the next "
+        "one was tried. A hazard ratio reported the other way round was inverted. "
     )
-    multi = config.get("multiarm", "split")
+    multi = main_multiarm(config)
     if multi == "combine":
         harm += (
             "In multi-arm studies the treatment arms sharing one control were combined (n and "
             f"events summed) before deriving one comparison {cite('cochrane')}."
         )
+    elif multi == "whole":
+        harm += (
+            "In multi-arm studies every arm was kept whole; comparisons that share an arm are "
+            "correlated, which the multilevel model accounts for."
+        )
     else:
         harm += (
             "In multi-arm studies a control arm shared by several comparisons had its n and events "
             "divided evenly among them for the count-based methods; hazard ratios reported per "
-            f"comparison were kept as reported {cite('cochrane')}."
+            f"comparison were kept as reported {cite('cochrane')}. A p-value comes from the test "
+            "on the whole arms, so p_events and median_p took their estimate from the whole "
+            "arms and only their variance from the divided ones."
         )
     paras.append(harm)
 
@@ -308,22 +222,5 @@ def methods_section(config: dict, used: dict[str, int], cite: Citer) -> dict:
         "rules stated beside each table, which a reviewer must check and may overrule."
     )
 
-    caveats = [
-        {
-            "text": "Median-based methods under-cover: in the simulation study of the test suite "
-            "(tests/harmonize/test_simulation.py) the 95% confidence intervals of median_ratio "
-            "and median_p held the true hazard ratio only 80-90% of the time (median_ratio "
-            "85-90%, median_p 80-85%), because Kaplan-Meier medians vary more than 1/E assumes; "
-            "all median methods also rest on exponential survival. Their intervals, and a pool "
-            "that leans on them, are narrower than they should be.",
-            "methods": ("median_ratio", "median_p", "median_ci"),
-        },
-        {"text": _CURVE_CAVEAT, "methods": ("survival_curve",)},
-        {
-            "text": "A p-value printed as a bound ('p < 0.05') is used conservatively for hr_p; "
-            "for p_events and median_p it pulls the estimate toward no effect, and such rows "
-            "are flagged.",
-            "methods": ("hr_p", "p_events", "median_p"),
-        },
-    ]
+    caveats = _caveats()
     return {"paragraphs": paras, "caveats": caveats}

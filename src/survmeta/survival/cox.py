@@ -30,18 +30,61 @@ def two_arms(time_t, event_t, time_c, event_c) -> tuple[np.ndarray, np.ndarray, 
     return np.concatenate([tt, tc]), np.concatenate([et, ec]), arm
 
 
+def separation(time, event, arm) -> str | None:
+    """Why the Cox estimate is infinite, or None when it is finite.
+
+    With one binary covariate the score U(beta) = sum_j (x_j - pi_j(beta)) decreases in
+    beta, and beta-hat is +infinite exactly when U(+inf) = 0, i.e. every control death
+    occurs when no treated patient is at risk (and -infinite when every treated death
+    occurs with no control at risk); an arm with no events is the simplest case. This is
+    the monotone likelihood of Heinze & Schemper (2001), checked exactly before fitting:
+    no one of the other arm is at risk (time >= t) at any of one arm's death times t.
+    """
+    t, c = arm == 1, arm == 0
+    et, ec = event & t, event & c
+    if not et.any() and not ec.any():
+        return "no events in either arm: the Cox log HR is undefined"
+    if not et.any() or not ec.any():
+        return "an arm has no events: the Cox log HR is infinite"
+    for first, last, who, other, sign in (
+        (time[ec].min(), time[t].max(), "control", "treated", "+"),
+        (time[et].min(), time[c].max(), "treated", "control", "-"),
+    ):
+        if first > last:
+            return (
+                f"complete separation: every {who} death occurs after the last {other} patient "
+                f"left follow-up ({last:g}), so the Cox log HR is {sign}infinite"
+            )
+    return None
+
+
 def cox_loghr(time_t, event_t, time_c, event_c) -> CoxFit:
     """Cox log HR of treatment vs control and its variance (Breslow ties, statsmodels PHReg).
 
-    Raises ValueError when an arm has no events (the estimate would be infinite).
+    Raises ValueError, saying why, when the estimate is infinite (an arm with no events,
+    complete separation: :func:`separation`), when Newton's method did not converge
+    (statsmodels' ``mle_retvals``), or when the observed information at the estimate is
+    not positive and finite (issue 19, item 3): a fit that did not converge is never used.
     """
+    import warnings
+
+    from statsmodels.base.model import LikelihoodModel
     from statsmodels.duration.hazard_regression import PHReg  # heavy: only when needed
 
     time, event, arm = two_arms(time_t, event_t, time_c, event_c)
-    if not event[arm == 1].any() or not event[arm == 0].any():
-        raise ValueError("an arm has no events: the Cox log HR is infinite")
-    res = PHReg(time, arm[:, None], status=event.astype(float), ties="breslow").fit(method="newton")
-    coef, var = float(res.params[0]), float(res.cov_params()[0, 0])
-    if not (np.isfinite(coef) and np.isfinite(var) and var > 0):
-        raise ValueError("the Cox fit did not converge")
-    return CoxFit(coef, var)
+    why = separation(time, event, arm)
+    if why:
+        raise ValueError(why)
+    model = PHReg(time, arm[:, None], status=event.astype(float), ties="breslow")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # non-convergence is read from mle_retvals below
+        # PHReg.fit drops mle_retvals; the likelihood fit it wraps keeps them.
+        fit = LikelihoodModel.fit(model, method="newton", disp=False)
+    coef = float(fit.params[0])
+    info = -float(model.hessian(fit.params)[0, 0])
+    if not fit.mle_retvals.get("converged", False):
+        raise ValueError(f"the Cox fit did not converge (log HR {coef:.3g} after "
+                         f"{fit.mle_retvals.get('iterations')} Newton steps)")  # fmt: skip
+    if not (np.isfinite(coef) and np.isfinite(info) and info > 0):
+        raise ValueError(f"the Cox fit's information at log HR {coef:.3g} is {info:.3g}, not > 0")
+    return CoxFit(coef, 1.0 / info)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .outputs import COLUMNS, K0, output_paths, table_names  # noqa: F401
+from .outputs import COLUMNS, K0, POOLED_NAMES, output_paths, table_names  # noqa: F401
 
 
 def _declined(name: str, reason: str) -> pd.DataFrame:
@@ -150,3 +150,67 @@ def gosh_table(rows: pd.DataFrame, pooling: dict, sensitivity: dict):
     except ValueError as why:
         return None, str(why)
     return table, comparison_labels(rows)
+
+
+#: What a multilevel analysis's univariate diagnostics were fitted to (the report says so).
+ON_SPLIT = (
+    "rma.uni on the comparisons with the shared arm split (the analysis itself is pooled "
+    "with rma.mv; these diagnostics have no multilevel form in metafor)"
+)
+
+
+def diagnostic_rows(rows: pd.DataFrame, univariate: pd.DataFrame | None, dependence: str):
+    """(rows, model note) the univariate diagnostics of an analysis are fitted to: its own
+    rows, or for a multilevel analysis the split rows (methods.md section 4)."""
+    from .dependence import multilevel
+
+    if not multilevel(rows["study_id"], dependence):
+        return rows, "rma.uni"
+    aid = rows["analysis_id"].iloc[0]
+    split = univariate[(univariate["analysis_id"] == aid) & (univariate["multiarm"] == "split")]
+    return split.reset_index(drop=True), ON_SPLIT
+
+
+def leave1study_table(rows: pd.DataFrame, pooling: dict, dependence: str) -> pd.DataFrame:
+    """leave1study.csv: the multilevel model without each study (all its comparisons)."""
+    from .dependence import multilevel, mv_method, mv_test
+    from .estimators.multilevel import leave1study
+    from .estimators.vcov import sampling_covariance
+
+    if not multilevel(rows["study_id"], dependence):
+        return _declined("leave1study", "not pooled with the multilevel model: see leave1out")
+    test = mv_test(pooling.get("test", "knha"))
+    V, _ = sampling_covariance(rows)
+    recs = leave1study(
+        rows["yi"].to_numpy(float), V, rows["study_id"].to_numpy(), mv_method(pooling),
+        "z" if test == "cr2" else test, pooling.get("level", 0.95),
+    )  # fmt: skip
+    return _ordered(pd.DataFrame(recs), "leave1study")
+
+
+def hazard_based_table(
+    rows: pd.DataFrame, univariate: pd.DataFrame | None, analysis: dict, config: dict
+) -> pd.DataFrame:
+    """hazard_based.csv: the analysis pooled with its main model from only the comparisons
+    derived from an HR, a log-rank statistic or a reconstructed curve (methods that do not
+    assume exponential survival; issue 16)."""
+    from .pool import pool_tables
+
+    if analysis.get("metric", "log_hr") != "log_hr":
+        return _declined("hazard_based", "not applicable: the analysis pools no hazard ratios")
+    keep = rows["hazard_based"].astype(str).str.lower().isin(("true", "1"))
+    sub = rows[keep]
+    if not len(sub):
+        return _declined("hazard_based", "no comparison was derived by a hazard-based method")
+    only = {**analysis, "subgroups": None}
+    cfg = {**config, "analyses": [only], "sensitivity": {}}
+    uni = None
+    if univariate is not None and len(univariate):
+        uni = univariate[univariate["comparison_id"].isin(set(sub["comparison_id"]))]
+    pooled = pool_tables(sub, cfg, uni)["pooled"]
+    main = pooled[pooled["main"].astype(bool) & (pooled["subgroup"] == "all")]
+    if not len(main):
+        return _declined("hazard_based", "no pooled estimate")
+    back = {contract: name for name, contract in POOLED_NAMES.items()}
+    main = main.drop(columns=["analysis_id", "subgroup"]).rename(columns=back)
+    return _ordered(main.reset_index(drop=True), "hazard_based")

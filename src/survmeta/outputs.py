@@ -14,6 +14,8 @@ POOLED = "results/pooled.csv"
 WEIGHTS = "results/weights.csv"
 INPUTS = "results/inputs.csv"
 RECONSTRUCTED = "results/reconstructed.csv"
+EFFECTS_UNIVARIATE = "results/effects_univariate.csv"
+VCOV = "results/vcov.csv"
 BAYES = "results/bayes.csv"
 BAYES_SHRINKAGE = "results/bayes_shrinkage.csv"
 BAYES_TAU = "results/bayes_tau.csv"
@@ -46,8 +48,19 @@ def figure_path(analysis_id: str, kind: str) -> str:
 POOLED_COLUMNS = (
     "analysis_id subgroup method test main metric level k estimate se ci_low ci_high pi_low "
     "pi_high tau2 tau2_ci_low tau2_ci_high i2 h2 q q_df q_p stat p hr hr_ci_low hr_ci_high "
-    "hr_pi_low hr_pi_high status"
+    "hr_pi_low hr_pi_high status model dependence k_studies sigma2_study sigma2_comparison "
+    "tau2_pl_low tau2_pl_high df"
 ).split()
+#: pooled.csv's contract names of the values the engine and the sensitivity tables call by
+#: metafor's names (the one translation between the two vocabularies).
+POOLED_NAMES = {
+    "ci_lb": "ci_low", "ci_ub": "ci_high", "pi_lb": "pi_low", "pi_ub": "pi_high",
+    "zval": "stat", "pval": "p", "qe": "q", "qep": "q_p", "qe_df": "q_df",
+    "tau2_ci_lb": "tau2_ci_low", "tau2_ci_ub": "tau2_ci_high", "tau2_pl_lb": "tau2_pl_low",
+    "tau2_pl_ub": "tau2_pl_high", "dfs": "df",
+}  # fmt: skip
+#: vcov.csv: the non-zero sampling covariances of the multilevel analyses' comparisons.
+VCOV_COLUMNS = ["analysis_id", "comparison_a", "comparison_b", "cov", "rule"]
 
 #: weights.csv: each comparison of each analysis with its CI at the review's level and its
 #: weight in the main model (%), as the forest plot shows them.
@@ -83,6 +96,10 @@ COLUMNS = {
     "subgroups": "subgroup k estimate se ci_lb ci_ub tau2 i2 q_between df_between p_between",
     "subgroups_common": "term estimate se zval pval ci_lb ci_ub qm qmp r2",
     "metareg": "moderator term estimate se zval pval ci_lb ci_ub qm qmp r2",
+    "leave1study": "study_id estimate se zval pval ci_lb ci_ub q qp pi_lb pi_ub sigma2_study "
+    "sigma2_comparison",
+    "hazard_based": "model dependence method test k k_studies estimate se zval pval ci_lb ci_ub "
+    "pi_lb pi_ub tau2 sigma2_study sigma2_comparison",
 }
 COLUMNS = {name: cols.split() for name, cols in COLUMNS.items()}
 K0 = "Processing terminated since k = 0."

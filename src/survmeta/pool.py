@@ -11,14 +11,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .dependence import MV_METHODS, MV_TESTS, multilevel, mv_method, mv_test
 from .estimators.dist import norm_isf
-from .estimators.rma import fit, qprofile_ci
+from .estimators.rma import fit, profile_ci, qprofile_ci
 from .estimators.stack import stack
 from .outputs import (
     BAYES_COLUMNS,
     BAYES_SHRINKAGE_COLUMNS,
     BAYES_TAU_COLUMNS,
     POOLED_COLUMNS,
+    POOLED_NAMES,
+    VCOV_COLUMNS,
     WEIGHT_COLUMNS,
 )
 
@@ -145,82 +148,213 @@ def _exp(s: pd.Series) -> pd.Series:
         return np.exp(x.where(x.abs() <= 709))
 
 
-def pool(effects: pd.DataFrame, config: dict) -> pd.DataFrame:
-    """The pooled table for every analysis in the config."""
-    level = float(config.get("pooling", {}).get("level", 0.95))
-    grid = method_grid(config)
-    slots = [
-        (analysis, subgroup, rows["yi"].to_numpy(float), rows["vi"].to_numpy(float))
-        for analysis in config["analyses"]
-        for subgroup, rows in datasets(effects, analysis)
-    ]
-    y, v, m = stack([(s[2], s[3]) for s in slots])
-    k = m.sum(0).astype(int)
+def _row_head(analysis, subgroup, method, test, level, rows) -> dict:
+    return {
+        "analysis_id": analysis["id"],
+        "subgroup": subgroup,
+        "method": method,
+        "test": test,
+        "metric": analysis.get("metric", "log_hr"),
+        "level": level,
+        "k": len(rows),
+        "k_studies": rows["study_id"].nunique(),
+    }
+
+
+def _uni_cells(slots, grid, level) -> dict:
+    """Every univariate slot fitted with every (method, test): one stacked engine call per
+    method, the tests and both tau^2 CIs from that fit."""
+    y, v, m = stack([(s[2]["yi"].to_numpy(float), s[2]["vi"].to_numpy(float)) for s in slots])
     cells: dict[tuple[str, str], dict] = {}
     for method in dict.fromkeys(mt for mt, _ in grid):
         model = fit(y, v, method, present=m)
         ci = qprofile_ci(model, level)
+        pl_lb, pl_ub = profile_ci(model, level)
         for test in dict.fromkeys(t for mt, t in grid if mt == method):
             res = model.results(test, level)
             pred = res.predict()
-            cells[(method, test)] = {
-                "estimate": res.estimate, "se": res.se[0], "ci_low": res.ci_lb[0],
-                "ci_high": res.ci_ub[0], "pi_low": pred.pi_lb, "pi_high": pred.pi_ub,
-                "tau2": res.tau2, "tau2_ci_low": ci.tau2_ci_lb, "tau2_ci_high": ci.tau2_ci_ub,
-                "i2": res.i2, "h2": res.h2, "q": res.qe, "q_df": res.qe_df, "q_p": res.qep,
-                "stat": res.zval[0], "p": res.pval[0], "error": res.error,
-            }  # fmt: skip
-    rows = []
-    for j, (analysis, subgroup, _, _) in enumerate(slots):
+            cells[(method, test)] = contract_names({
+                "estimate": res.estimate, "se": res.se[0], "ci_lb": res.ci_lb[0],
+                "ci_ub": res.ci_ub[0], "pi_lb": pred.pi_lb, "pi_ub": pred.pi_ub,
+                "tau2": res.tau2, "tau2_ci_lb": ci.tau2_ci_lb, "tau2_ci_ub": ci.tau2_ci_ub,
+                "tau2_pl_lb": pl_lb, "tau2_pl_ub": pl_ub, "i2": res.i2, "h2": res.h2,
+                "qe": res.qe, "qe_df": res.qe_df, "qep": res.qep, "zval": res.zval[0],
+                "pval": res.pval[0], "dfs": res.dfs, "error": res.error,
+            })  # fmt: skip
+    return cells
+
+
+def _uni_rows(slots, grid, level, main) -> list[dict]:
+    """pooled.csv rows of the rma.uni slots (analysis, subgroup, rows, dependence)."""
+    cells = _uni_cells(slots, grid, level) if slots else {}
+    out = []
+    for j, (analysis, subgroup, rows, dep) in enumerate(slots):
+        k = len(rows)
         for method, test in grid:
-            row = {
-                "analysis_id": analysis["id"],
-                "subgroup": subgroup,
-                "method": method,
-                "test": test,
-                "main": (method, test) == grid[0],
-                "metric": analysis.get("metric", "log_hr"),
-                "level": level,
-                "k": int(k[j]),
-            }
+            row = _row_head(analysis, subgroup, method, test, level, rows)
+            is_main = dep in main and (method, test) == grid[0]
+            row.update(model="rma.uni", dependence=dep, main=is_main)
             cell = cells[(method, test)]
-            if k[j] == 0:
+            if k == 0:
                 row["status"] = K0_STATUS
-            elif k[j] == 1:
+            elif k == 1:
                 row.update({c: cell[c][j] for c in ("estimate", "se", "ci_low", "ci_high")})
                 row.update(stat=cell["stat"][j], p=cell["p"][j], status=K1_STATUS)
             else:
                 row.update({c: val[j] for c, val in cell.items() if c != "error"})
                 error = cell["error"][j]
                 row["status"] = "ok" if error is None else f"{method} failed: {error}"
-            rows.append(row)
-    out = pd.DataFrame(rows, columns=POOLED_COLUMNS)
-    for col, src in (
-        ("hr", "estimate"),
-        ("hr_ci_low", "ci_low"),
-        ("hr_ci_high", "ci_high"),
-        ("hr_pi_low", "pi_low"),
-        ("hr_pi_high", "pi_high"),
-    ):
-        out[col] = _exp(out[src])
+                if method not in ("ML", "REML"):
+                    row["tau2_pl_low"] = row["tau2_pl_high"] = np.nan
+            out.append(row)
     return out
 
 
-def study_weights(effects: pd.DataFrame, pooled: pd.DataFrame, config: dict) -> pd.DataFrame:
+def _mv_rows(analysis, subgroup, rows, grid, pooling, level) -> tuple[list[dict], dict]:
+    """pooled.csv rows of one multilevel slot: each REML/ML method with z, t and CR2, and the
+    main fit (for the weights) when it could be made."""
+    from .estimators.multilevel import rma_mv, robust_cr2
+    from .estimators.vcov import sampling_covariance
+
+    main_method, main_test = mv_method(pooling), mv_test(pooling.get("test", "knha"))
+    methods = dict.fromkeys([main_method, *(mt for mt, _ in grid if mt in MV_METHODS)])
+    V, _ = sampling_covariance(rows)
+    y = rows["yi"].to_numpy(float)
+    out, fits = [], {}
+    for method in methods:
+        try:
+            mv = rma_mv(y, V, rows["study_id"].to_numpy(), method)
+        except ValueError as why:
+            mv, failure = None, f"rma.mv failed: {why}"
+        fits[method] = mv
+        for test in MV_TESTS:
+            row = _row_head(analysis, subgroup, method, test, level, rows)
+            row.update(model="rma.mv", dependence="multilevel",
+                       main=(method, test) == (main_method, main_test))  # fmt: skip
+            if mv is None:
+                out.append({**row, "status": failure})
+                continue
+            res = mv.results("z" if test == "cr2" else test, level)
+            pred = res.predict()
+            vals = {
+                "estimate": res.estimate, "se": res.se[0, 0], "ci_lb": res.ci_lb[0, 0],
+                "ci_ub": res.ci_ub[0, 0], "pi_lb": pred.pi_lb[0], "pi_ub": pred.pi_ub[0],
+                "qe": res.qe, "qe_df": res.qe_df, "qep": res.qep, "zval": res.zval[0, 0],
+                "pval": res.pval[0, 0], "dfs": res.dfs, "sigma2_study": res.sigma2_study,
+                "sigma2_comparison": res.sigma2_comparison,
+            }  # fmt: skip
+            row["status"] = "; ".join(("ok", *res.notes)) if res.notes else "ok"
+            if test == "cr2":
+                try:
+                    rb = robust_cr2(mv, level)
+                except ValueError as why:
+                    vals = dict.fromkeys(ROBUST, np.nan) | {"estimate": res.estimate}
+                    row["status"] = str(why)
+                else:
+                    vals |= {"se": rb.se[0], "ci_lb": rb.ci_lb[0], "ci_ub": rb.ci_ub[0],
+                             "pi_lb": rb.pi_lb, "pi_ub": rb.pi_ub, "zval": rb.tval[0],
+                             "pval": rb.pval[0], "dfs": rb.dfs[0]}  # fmt: skip
+            out.append(row | contract_names(vals))
+    return out, fits.get(main_method)
+
+
+#: The values a CR2 row replaces (blank when the robust variance cannot be computed).
+ROBUST = ("se", "ci_lb", "ci_ub", "pi_lb", "pi_ub", "zval", "pval", "dfs")
+
+
+def contract_names(values: dict) -> dict:
+    """The engine's values (metafor's names) under pooled.csv's column names."""
+    return {POOLED_NAMES.get(name, name): v for name, v in values.items()}
+
+
+def pool_tables(
+    effects: pd.DataFrame, config: dict, univariate: pd.DataFrame | None = None
+) -> dict[str, pd.DataFrame]:
+    """pooled.csv, weights.csv and vcov.csv for every analysis in the config.
+
+    ``univariate``: the effects of the multilevel analyses with their shared arms split and
+    combined (the harmonize job's effects_univariate.csv), pooled as sensitivity rows.
+    """
+    pooling = config.get("pooling", {})
+    level = float(pooling.get("level", 0.95))
+    dependence = config.get("dependence", "auto")
+    grid = method_grid(config)
+    uni, mv_rows, fits, vcov = [], [], {}, []
+    for analysis, subgroup, rows in _slots(effects, config):
+        if not multilevel(rows["study_id"], dependence):
+            uni.append((analysis, subgroup, rows, "none"))
+            continue
+        rws, mv = _mv_rows(analysis, subgroup, rows, grid, pooling, level)
+        mv_rows += rws
+        if subgroup == "all":
+            fits[analysis["id"]] = mv
+            vcov.append(_vcov(analysis["id"], rows))
+            if univariate is not None and len(univariate):
+                alt = univariate[univariate["analysis_id"] == analysis["id"]]
+                for mode, part in alt.groupby("multiarm", sort=True):
+                    uni.append((analysis, "all", part, str(mode)))
+    pooled = pd.DataFrame(_uni_rows(uni, grid, level, ("none",)) + mv_rows)
+    order = {(a["id"], i) for i, a in enumerate(config["analyses"])}
+    rank = {aid: i for aid, i in order}
+    pooled = (
+        pooled.assign(_a=pooled["analysis_id"].map(rank), _s=pooled["subgroup"] != "all",
+                      _m=~pooled["dependence"].isin(("none", "multilevel")))
+        .sort_values(["_a", "_s", "subgroup", "_m"], kind="stable")
+        .drop(columns=["_a", "_s", "_m"])
+        .reset_index(drop=True)
+        .reindex(columns=POOLED_COLUMNS)
+    ) if len(pooled) else pd.DataFrame(columns=POOLED_COLUMNS)  # fmt: skip
+    for col, src in (("hr", "estimate"), ("hr_ci_low", "ci_low"), ("hr_ci_high", "ci_high"),
+                     ("hr_pi_low", "pi_low"), ("hr_pi_high", "pi_high")):  # fmt: skip
+        pooled[col] = _exp(pooled[src])
+    rmst = pooled["metric"] == "rmst_diff"  # months, not a ratio
+    pooled.loc[rmst, ["hr", "hr_ci_low", "hr_ci_high", "hr_pi_low", "hr_pi_high"]] = np.nan
+    return {
+        "pooled": pooled,
+        "weights": study_weights(effects, pooled, config, fits),
+        "vcov": pd.concat(vcov, ignore_index=True).reindex(columns=VCOV_COLUMNS)
+        if vcov
+        else pd.DataFrame(columns=VCOV_COLUMNS),
+    }
+
+
+def _vcov(analysis_id: str, rows: pd.DataFrame) -> pd.DataFrame:
+    from .estimators.vcov import sampling_covariance
+
+    _, pairs = sampling_covariance(rows)
+    return pairs.assign(analysis_id=analysis_id)
+
+
+def pool(effects: pd.DataFrame, config: dict, univariate=None) -> pd.DataFrame:
+    """The pooled table (pooled.csv) for every analysis in the config."""
+    return pool_tables(effects, config, univariate)["pooled"]
+
+
+def study_weights(
+    effects: pd.DataFrame, pooled: pd.DataFrame, config: dict, fits: dict | None = None
+) -> pd.DataFrame:
     """Each comparison's CI at the review's level and its weight in its analysis's main model
-    (percent, metafor's ``weights(res)``): w = 1/(v + tau^2) of the overall main fit (a k = 1
-    analysis: 100; a failed fit: none)."""
+    (percent, metafor's ``weights(res)``): w = 1/(v + tau^2) of the overall rma.uni fit, or
+    the diagonal of M^-1 of a multilevel fit (``fits``: analysis id -> MVFit); a k = 1
+    analysis: 100; a failed fit: none."""
     level = float(config.get("pooling", {}).get("level", 0.95))
     crit = float(norm_isf((1 - level) / 2))
-    main = pooled[pooled["main"] & (pooled["subgroup"] == "all")].set_index("analysis_id")
+    fits = fits or {}
+    main = pooled[pooled["main"].astype(bool) & (pooled["subgroup"] == "all")]
+    main = main.set_index("analysis_id")
     frames = []
     for analysis in config["analyses"]:
-        rows = effects[effects["analysis_id"] == analysis["id"]]
+        aid = analysis["id"]
+        rows = effects[effects["analysis_id"] == aid]
         vi = rows["vi"].to_numpy(float)
-        tau2 = main.loc[analysis["id"], "tau2"] if analysis["id"] in main.index else np.nan
-        w = 1.0 / (vi + (0.0 if np.isnan(tau2) else tau2))
+        if aid in fits:
+            mv = fits[aid]
+            w = np.diag(np.linalg.inv(mv.M)) if mv is not None else np.full(len(rows), np.nan)
+        else:
+            tau2 = main.loc[aid, "tau2"] if aid in main.index else np.nan
+            w = 1.0 / (vi + (0.0 if np.isnan(tau2) else tau2))
         weight = 100 * w / w.sum() if len(rows) else w
-        if len(rows) >= 2 and main.loc[analysis["id"], "status"] != "ok":
+        if len(rows) >= 2 and aid in main.index and main.loc[aid, "status"] != "ok":
             weight = np.full(len(rows), np.nan)
         sei = np.sqrt(vi)
         yi = rows["yi"].to_numpy(float)

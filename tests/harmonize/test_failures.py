@@ -12,9 +12,9 @@ import pytest
 
 from survmeta.harmonize.base import Failed
 from survmeta.harmonize.km_reconstruction import km_reconstruction
-from survmeta.survival.cox import cox_loghr
 from survmeta.harmonize.run import harmonize
 from survmeta.harmonize.survival_curve import survival_curve, survival_curve_oe
+from survmeta.survival.cox import cox_loghr
 
 from .helpers import ANALYSIS, arm, comparison, review_tables
 

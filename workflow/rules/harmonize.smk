@@ -7,6 +7,7 @@ rule harmonize:
         derivations=DERIVATIONS,
         inputs=INPUTS,
         reconstructed=RECONSTRUCTED,
+        univariate=EFFECTS_UNIVARIATE,
         validated=validated_outputs(),
     log:
         "logs/harmonize.log",
@@ -23,6 +24,7 @@ rule harmonize:
         analyses=config["analyses"],
         multiarm=config["multiarm"],
         rmst=config.get("rmst", {}),
+        dependence=config.get("dependence", "auto"),
         arm_classes=config.get("arm_classes"),
         modalities=config.get("modalities"),
     script:

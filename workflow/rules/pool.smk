@@ -1,9 +1,11 @@
 rule pool:
     input:
         effects=EFFECTS,
+        univariate=EFFECTS_UNIVARIATE,
     output:
         pooled=report(POOLED, caption="../report/pooled.rst", category="Tables"),
         weights=WEIGHTS,
+        vcov=VCOV,
         bayes=BAYES,
         bayes_shrinkage=BAYES_SHRINKAGE,
         bayes_tau=BAYES_TAU,
@@ -24,5 +26,6 @@ rule pool:
         pooling=config["pooling"],
         sensitivity=config.get("sensitivity", {}),
         bayes=config.get("bayes", {}),
+        dependence=config.get("dependence", "auto"),
     script:
         "../scripts/pool.py"

@@ -8,6 +8,7 @@ rule report:
         validated=validated_outputs(),
         pooled=POOLED,
         weights=WEIGHTS,
+        vcov=VCOV,
         bayes=BAYES,
         bayes_tau=BAYES_TAU,
         sensitivity=sensitivity_outputs(),

@@ -10,18 +10,26 @@ sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
 
 import pandas as pd  # noqa: E402
 
-from survmeta.diagnostics import analysis_tables, gosh_table  # noqa: E402
+from survmeta.diagnostics import (  # noqa: E402
+    analysis_tables,
+    diagnostic_rows,
+    gosh_table,
+    hazard_based_table,
+    leave1study_table,
+)
 from survmeta.io import write_csv, write_text  # noqa: E402
 from survmeta.outputs import gosh_path, sensitivity_path  # noqa: E402
-from survmeta.pool import bayes_tables, pool, study_weights  # noqa: E402
+from survmeta.pool import bayes_tables, pool_tables  # noqa: E402
 
 out, p = snakemake.output, snakemake.params  # noqa: F821
-effects = pd.read_csv(snakemake.input.effects, keep_default_na=False, na_values=[""])  # noqa: F821
+inp = snakemake.input  # noqa: F821
+effects = pd.read_csv(inp.effects, keep_default_na=False, na_values=[""])
+univariate = pd.read_csv(inp.univariate, keep_default_na=False, na_values=[""])
 config = {"analyses": p.analyses, "pooling": p.pooling, "sensitivity": p.sensitivity,
-          "bayes": p.bayes}  # fmt: skip
-pooled = pool(effects, config)
-write_csv(out.pooled, pooled)
-write_csv(out.weights, study_weights(effects, pooled, config))
+          "bayes": p.bayes, "dependence": p.dependence}  # fmt: skip
+pooled = pool_tables(effects, config, univariate)
+for name in ("pooled", "weights", "vcov"):
+    write_csv(out[name], pooled[name])
 bayes = bayes_tables(effects, config)
 write_csv(out.bayes, bayes["bayes"])
 write_csv(out.bayes_shrinkage, bayes["shrinkage"])
@@ -39,7 +47,12 @@ def output(path: str) -> str:
 for analysis in p.analyses:
     aid = analysis["id"]
     rows = effects[effects["analysis_id"] == aid].reset_index(drop=True)
-    tables = analysis_tables(rows, analysis, p.pooling, p.sensitivity)
+    diag, model = diagnostic_rows(rows, univariate, p.dependence) if len(rows) else (rows, "")
+    tables = analysis_tables(diag, analysis, p.pooling, p.sensitivity)
+    for df in tables.values():
+        df["model"] = model
+    tables["leave1study"] = leave1study_table(rows, p.pooling, p.dependence)
+    tables["hazard_based"] = hazard_based_table(rows, univariate, analysis, config)
     for name, df in tables.items():
         write_csv(output(sensitivity_path(aid, name)), df)
     print(f"{aid}: k = {len(rows)}, {len(tables)} tables", file=sys.stderr)
@@ -48,7 +61,7 @@ for analysis in p.analyses:
             print(f"  {name}: {df['status'].iloc[0]}", file=sys.stderr)
     if p.sensitivity.get("gosh", False):
         path = output(gosh_path(aid))
-        table, note = gosh_table(rows, p.pooling, p.sensitivity)
+        table, note = gosh_table(diag, p.pooling, p.sensitivity)
         if table is None:
             write_text(path, f"status\n{note}\n")
         else:

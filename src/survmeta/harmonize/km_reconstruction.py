@@ -190,9 +190,7 @@ def km_reconstruction(comp) -> Derivation:
         raise Failed(f"reconstructed patients: {why}") from None
     notes.insert(1, "log HR from a Cox model on the reconstructed IPD (Breslow ties)")
     events = (int(rec_t.event.sum()), int(rec_c.event.sum()))
-    return Derivation(
-        "km_reconstruction", fit.coef, fit.var, _reported(comp), notes, events=events
-    )
+    return Derivation("km_reconstruction", fit.coef, fit.var, _reported(comp), notes, events=events)
 
 
 def ph_test(comp) -> ZPHTest | None:

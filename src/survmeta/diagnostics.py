@@ -45,8 +45,38 @@ def _per_study(df: pd.DataFrame, rows: pd.DataFrame, order=None) -> pd.DataFrame
     return pd.concat([ids, df], axis=1)
 
 
-def analysis_tables(rows: pd.DataFrame, analysis: dict, pooling: dict, sensitivity: dict) -> dict:
-    """{table name: DataFrame} for one analysis's effects ``rows`` (effects.csv order)."""
+def analysis_tables(
+    rows: pd.DataFrame,
+    analysis: dict,
+    pooling: dict,
+    sensitivity: dict,
+    univariate: pd.DataFrame | None = None,
+    dependence: str = "univariate",
+) -> dict:
+    """{table name: DataFrame} for one analysis's effects ``rows`` (effects.csv order).
+
+    A multilevel analysis (``dependence``, dependence.py) gets ``leave1study`` from its
+    rma.mv fit; its univariate diagnostics are fitted to the split rows of
+    ``univariate`` (effects_univariate.csv), and every table says which model in ``model``.
+    """
+    if len(rows):
+        whole = rows
+        rows, model = diagnostic_rows(rows, univariate, dependence)
+        extra = {
+            "leave1study": leave1study_table(whole, pooling, dependence),
+            "hazard_based": hazard_based_table(
+                whole, univariate, analysis, {"pooling": pooling, "dependence": dependence}
+            ),
+        }
+        out = _univariate_tables(rows, analysis, pooling, sensitivity)
+        for df in out.values():
+            df["model"] = model
+        return out | extra
+    return _univariate_tables(rows, analysis, pooling, sensitivity)
+
+
+def _univariate_tables(rows: pd.DataFrame, analysis: dict, pooling: dict, sensitivity: dict):
+    """The metafor diagnostics of the intercept-only rma.uni model of ``rows``."""
     from .estimators import smallstudy  # the estimators load PyMARE: only in the job
     from .estimators.moderators import coef_frame, metareg
     from .estimators.permutation import permutest
@@ -198,6 +228,8 @@ def hazard_based_table(
 
     if analysis.get("metric", "log_hr") != "log_hr":
         return _declined("hazard_based", "not applicable: the analysis pools no hazard ratios")
+    if "hazard_based" not in rows:
+        return _declined("hazard_based", "effects.csv does not say which methods were used")
     keep = rows["hazard_based"].astype(str).str.lower().isin(("true", "1"))
     sub = rows[keep]
     if not len(sub):

@@ -10,13 +10,7 @@ sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
 
 import pandas as pd  # noqa: E402
 
-from survmeta.diagnostics import (  # noqa: E402
-    analysis_tables,
-    diagnostic_rows,
-    gosh_table,
-    hazard_based_table,
-    leave1study_table,
-)
+from survmeta.diagnostics import analysis_tables, diagnostic_rows, gosh_table  # noqa: E402
 from survmeta.io import write_csv, write_text  # noqa: E402
 from survmeta.outputs import gosh_path, sensitivity_path  # noqa: E402
 from survmeta.pool import bayes_tables, pool_tables  # noqa: E402
@@ -47,12 +41,8 @@ def output(path: str) -> str:
 for analysis in p.analyses:
     aid = analysis["id"]
     rows = effects[effects["analysis_id"] == aid].reset_index(drop=True)
-    diag, model = diagnostic_rows(rows, univariate, p.dependence) if len(rows) else (rows, "")
-    tables = analysis_tables(diag, analysis, p.pooling, p.sensitivity)
-    for df in tables.values():
-        df["model"] = model
-    tables["leave1study"] = leave1study_table(rows, p.pooling, p.dependence)
-    tables["hazard_based"] = hazard_based_table(rows, univariate, analysis, config)
+    tables = analysis_tables(rows, analysis, p.pooling, p.sensitivity, univariate, p.dependence)
+    diag = diagnostic_rows(rows, univariate, p.dependence)[0] if len(rows) else rows
     for name, df in tables.items():
         write_csv(output(sensitivity_path(aid, name)), df)
     print(f"{aid}: k = {len(rows)}, {len(tables)} tables", file=sys.stderr)

@@ -173,3 +173,47 @@ def fmt_ratio_interval(lo, hi) -> str:
 def events_n(events, n) -> str:
     """'12/58' (events/N), '–/58' when events were not reported."""
     return f"{fmt_int(events)}/{fmt_int(n)}" if finite(n) else DASH
+
+
+class Scale:
+    """How an analysis's effects read: ratios from log-scale values (log_hr, log_mr) or
+    months as they are (rmst_diff). Every effect the report prints goes through one.
+    """
+
+    NAMES = {"log_hr": "HR", "log_mr": "Ratio of medians", "rmst_diff": "RMST difference"}
+
+    def __init__(self, metric: str = "log_hr"):
+        self.metric = metric
+        self.ratio = metric != "rmst_diff"
+        self.name = self.NAMES.get(metric, metric)
+        #: the unit after a difference, "" for a ratio
+        self.unit = "" if self.ratio else " months"
+
+    def ci(self, est, lo, hi) -> str:
+        """'0.62 [0.45, 0.85]' (ratio) or '2.10 [0.31, 3.89] months' from model-scale values."""
+        if self.ratio:
+            return fmt_ci_log(est, lo, hi)
+        if missing(est):
+            return DASH
+        return f"{fmt_num(est)} [{fmt_num(lo)}, {fmt_num(hi)}]{self.unit}"
+
+    def interval(self, lo, hi) -> str:
+        if self.ratio:
+            return fmt_ratio_interval(ratio(lo), ratio(hi))
+        return fmt_interval(lo, hi) + ("" if missing(lo) else self.unit)
+
+    def value(self, x, digits: int | None = None) -> str:
+        if self.ratio:
+            return fmt_ratio(ratio(x), digits) if finite(x) else DASH
+        return fmt_num(x) if digits is None else fmt_dec(x, digits)
+
+    def favours_treatment(self, x) -> bool | None:
+        """Whether a model-scale value favours the treatment (HR < 1; ratio of medians and
+        RMST difference > 0); None when not a number."""
+        if not finite(x):
+            return None
+        return float(x) < 0 if self.metric == "log_hr" else float(x) > 0
+
+    @property
+    def null(self) -> str:
+        return "1" if self.ratio else "0"

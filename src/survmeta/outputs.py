@@ -72,7 +72,7 @@ WEIGHT_COLUMNS = (
 BAYES_COLUMNS = (
     "analysis_id subgroup prior scale k mu_mean mu_sd mu_median mu_ci_low mu_ci_high "
     "tau_median tau_ci_low tau_ci_high pred_low pred_high p_mu_below_0 status hr_median "
-    "hr_ci_low hr_ci_high hr_pred_low hr_pred_high main"
+    "hr_ci_low hr_ci_high hr_pred_low hr_pred_high main dependence"
 ).split()
 BAYES_SHRINKAGE_COLUMNS = (
     "analysis_id subgroup prior comparison_id study_id mean median ci_low ci_high".split()

@@ -77,21 +77,42 @@ def _slots(effects: pd.DataFrame, config: dict) -> list[tuple]:
     ]
 
 
-def bayes_tables(effects: pd.DataFrame, config: dict) -> dict[str, pd.DataFrame]:
+def bayes_tables(
+    effects: pd.DataFrame, config: dict, univariate: pd.DataFrame | None = None
+) -> dict[str, pd.DataFrame]:
     """bayes.csv, bayes_shrinkage.csv and bayes_tau.csv: every analysis and subgroup under
-    every configured prior, one engine call per prior (estimators/bayes.py)."""
+    every configured prior, one engine call per prior (estimators/bayes.py).
+
+    The model is univariate (bayesmeta's): a multilevel analysis (dependence.py) is pooled
+    from its comparisons with the shared arm split (``univariate``), as its univariate
+    sensitivity rows are; ``dependence`` says which.
+    """
     from .estimators.bayes import bayes_re
 
     level = float(config.get("pooling", {}).get("level", 0.95))
-    slots = [s for s in _slots(effects, config) if len(s[2])]
-    y, v, m = stack([(r["yi"].to_numpy(float), r["vi"].to_numpy(float)) for *_, r in slots])
+    dependence = config.get("dependence", "auto")
+    split = effects.iloc[:0]
+    if univariate is not None and len(univariate):
+        split = univariate[univariate["multiarm"] == "split"]
+    slots = []
+    for analysis, subgroup, rows in _slots(effects, config):
+        if multilevel(rows["study_id"], dependence):
+            ids = set(rows["comparison_id"]) if "comparison_id" in rows else set()
+            part = split[(split["analysis_id"] == analysis["id"])]
+            rows = part[part["comparison_id"].isin(ids)] if ids else part
+            slots.append((analysis, subgroup, rows, "split"))
+        elif len(rows):
+            slots.append((analysis, subgroup, rows, "none"))
+    slots = [s for s in slots if len(s[2])]
+    y, v, m = stack([(r["yi"].to_numpy(float), r["vi"].to_numpy(float)) for _, _, r, _ in slots])
     rows, shrink, dens = [], [], []
     for i, prior in enumerate(priors(config)):
         name, scale = str(prior["tau"]), float(prior["scale"])
         res = bayes_re(y, v, m, name, scale, level) if slots else None
-        for j, (analysis, subgroup, r) in enumerate(slots):
+        for j, (analysis, subgroup, r, dep) in enumerate(slots):
             row = {"analysis_id": analysis["id"], "subgroup": subgroup, "prior": name,
-                   "scale": scale, "k": len(r), "status": "ok", "main": i == 0}  # fmt: skip
+                   "scale": scale, "k": len(r), "status": "ok", "main": i == 0,
+                   "dependence": dep}  # fmt: skip
             for col in BAYES_SUMMARIES:
                 row[col] = float(getattr(res, col)[j])
             rows.append(row)
@@ -115,7 +136,10 @@ def bayes_tables(effects: pd.DataFrame, config: dict) -> dict[str, pd.DataFrame]
                      ("hr_ci_high", "mu_ci_high"), ("hr_pred_low", "pred_low"),
                      ("hr_pred_high", "pred_high")):  # fmt: skip
         out[col] = _exp(out[src])
-    empty = [(a, sg) for a, sg, r in _slots(effects, config) if not len(r)]
+    months = {a["id"] for a in config["analyses"] if a.get("metric") == "rmst_diff"}
+    out.loc[out["analysis_id"].isin(months), [c for c in out if c.startswith("hr_")]] = np.nan
+    done = {(a["id"], sg) for a, sg, _, _ in slots}
+    empty = [(a, sg) for a, sg, _ in _slots(effects, config) if (a["id"], sg) not in done]
     if empty:  # k = 0: a row saying so per prior
         none = pd.DataFrame([{"analysis_id": a["id"], "subgroup": sg, "prior": p["tau"],
                               "scale": p["scale"], "k": 0, "main": i == 0,

@@ -24,7 +24,7 @@ config = {"analyses": p.analyses, "pooling": p.pooling, "sensitivity": p.sensiti
 pooled = pool_tables(effects, config, univariate)
 for name in ("pooled", "weights", "vcov"):
     write_csv(out[name], pooled[name])
-bayes = bayes_tables(effects, config)
+bayes = bayes_tables(effects, config, univariate)
 write_csv(out.bayes, bayes["bayes"])
 write_csv(out.bayes_shrinkage, bayes["shrinkage"])
 write_csv(out.bayes_tau, bayes["tau"])

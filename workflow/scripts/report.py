@@ -17,7 +17,8 @@ inp, out, p = snakemake.input, snakemake.output, snakemake.params  # noqa: F821
 config = p.config
 results = load_results(
     inp.effects, inp.excluded, inp.derivations, inp.pooled, inp.weights, inp.validated,
-    inp.inputs, config, inp.sensitivity, inp.gosh,
+    inp.inputs, config, inp.sensitivity, inp.gosh, bayes=inp.bayes, bayes_tau=inp.bayes_tau,
+    vcov=inp.vcov, reconstructed=inp.reconstructed,
 )  # fmt: skip
 drawn = all_figures(p.analyses, results, p.level, workers=snakemake.threads)  # noqa: F821
 figures = {*out.forest, *out.funnel, *out.gosh}

@@ -55,13 +55,16 @@ def load_results(
     config: dict,
     sensitivity: Iterable = (),
     gosh: Iterable = (),
+    **optional,
 ) -> dict:
     """Everything the report shows, read once from the result files (paths).
 
-    ``validated``: results/validated/<table>.csv (studies and arms are shown);
-    ``inputs``: results/inputs.csv (each input table's path and SHA-256);
-    ``sensitivity``: results/sensitivity/<id>/<name>.csv; ``gosh``: results/gosh/<id>.csv.
-    The figures are drawn from the same tables.
+    ``validated``: results/validated/<table>.csv (studies and arms are shown, the
+    digitized curves drawn); ``inputs``: results/inputs.csv (each input table's path and
+    SHA-256); ``sensitivity``: results/sensitivity/<id>/<name>.csv; ``gosh``:
+    results/gosh/<id>.csv; ``optional``: the other result tables by name (``bayes``,
+    ``bayes_tau``, ``vcov``, ``reconstructed``), each a path or None. The figures are drawn
+    from the same tables.
     """
     ids = [a["id"] for a in config["analyses"]]
     tables = {Path(p).stem: read_table(p) for p in validated}
@@ -74,9 +77,12 @@ def load_results(
         "weights": read_table(weights),
         "studies": tables["studies"],
         "arms": tables.get("arms"),
+        "km_points": tables.get("km_points"),
+        "km_at_risk": tables.get("km_at_risk"),
         "sensitivity": sensitivity_tables(sensitivity),
         "gosh": gosh_tables(gosh, ids),
         "inputs": [tuple(r) for r in checksums[["table", "path", "sha256"]].to_numpy(str)],
+        **{name: read_table(path) if path else None for name, path in optional.items()},
     }
 
 
@@ -96,11 +102,15 @@ def render_results(results: dict, figures: dict, config: dict) -> str:
 def build_report(results_dir, figures: Iterable, config: dict) -> str:
     """The report's HTML from a finished run's results/ folder and the SVG files written."""
     from ..outputs import (
+        BAYES,
+        BAYES_TAU,
         DERIVATIONS,
         EFFECTS,
         EXCLUDED,
         INPUTS,
         POOLED,
+        RECONSTRUCTED,
+        VCOV,
         WEIGHTS,
         gosh_analyses,
         gosh_path,
@@ -118,6 +128,7 @@ def build_report(results_dir, figures: Iterable, config: dict) -> str:
         [at(validated_path(t)) for t in config["inputs"]], at(INPUTS), config,
         [at(p) for p in output_paths(config["analyses"])],
         [at(gosh_path(a)) for a in gosh_analyses(config)],
+        bayes=at(BAYES), bayes_tau=at(BAYES_TAU), vcov=at(VCOV), reconstructed=at(RECONSTRUCTED),
     )  # fmt: skip
     ids = [a["id"] for a in config["analyses"]]
     return render_results(results, figure_map(figures, ids), config)

@@ -9,13 +9,18 @@ domain may rate it down by one or two levels:
   risk of bias (> 50%: serious; > 50% critical: very serious);
 - inconsistency: I² and the prediction interval (I² ≥ 75% with a PI that crosses no
   effect: very serious; I² ≥ 50%, or a PI that crosses no effect while the CI does not:
-  serious);
+  serious); for the multilevel model, which has no I², the prediction interval alone;
+  comparisons whose proportional-hazards test gave p < 0.05 are named (their HR averages
+  effects that change over time);
 - indirectness: not rated by rule (the reviewers judge populations and comparators);
-- imprecision: the CI against no effect (crosses 1: serious; also spans both 0.8 and
-  1.25, appreciable benefit and harm: very serious);
+- imprecision: the main analysis's CI against no effect (crosses 1: serious; also spans
+  both 0.8 and 1.25, appreciable benefit and harm: very serious; for an RMST difference the
+  CI against 0 months);
 - publication bias: Egger's or Begg's test at p < 0.10 (suspected: rate down one); with
-  fewer than 10 comparisons the tests have little power and the domain is not rated down
-  but marked as not reliably assessable.
+  fewer than 10 studies the tests have little power and the domain is not rated down but
+  marked as not reliably assessable.
+
+Every count is of studies, not comparisons: a three-arm trial is one study.
 """
 
 from __future__ import annotations
@@ -24,7 +29,18 @@ import math
 
 import pandas as pd
 
-from ..figures.data import finite, status_ok
+from ..figures.data import status_ok
+from ..numbers import Scale, finite
+
+
+def _ph_flags(rows: pd.DataFrame) -> list[str]:
+    """Comparisons whose proportional-hazards test gave p < 0.05 (methods.md section 6)."""
+    if "ph_p" not in rows:
+        return []
+    p = pd.to_numeric(rows["ph_p"], errors="coerce")
+    return [f"{r.study_id} (p = {pv:.3f})" for r, pv in zip(rows.itertuples(), p, strict=True)
+            if pv < 0.05]  # fmt: skip
+
 
 LEVELS = ("high", "moderate", "low", "very low")
 SYMBOLS = {"high": "⊕⊕⊕⊕", "moderate": "⊕⊕⊕◯", "low": "⊕⊕◯◯", "very low": "⊕◯◯◯"}
@@ -60,21 +76,41 @@ def _crosses(lo, hi) -> bool:
     return finite(lo) and finite(hi) and float(lo) < 0 < float(hi)
 
 
-def inconsistency(fit: dict | None) -> dict:
-    if fit is None or not finite(fit.get("k")) or fit["k"] < 2 or not finite(fit.get("i2")):
-        return _domain("Inconsistency", "not applicable", 0, "Single comparison.")
-    i2 = float(fit["i2"])
+def inconsistency(fit: dict | None, scale: Scale | None = None, ph: list[str] = ()) -> dict:
+    """I² and the PI (methods above); ``ph``: comparisons with a PH test p < 0.05."""
+    scale = scale or Scale()
+    note = (
+        f" Non-proportional hazards (PH test p < 0.05) in {', '.join(ph)}: "
+        "its hazard ratio averages an effect that changes over time (read the RMST)."
+        if ph
+        else ""
+    )
+    mv = fit is not None and str(fit.get("model")) == "rma.mv"
+    if (
+        fit is None
+        or not finite(fit.get("k_studies", fit.get("k")))
+        or (not mv and (fit["k"] < 2 or not finite(fit.get("i2"))))
+    ):
+        return _domain("Inconsistency", "not applicable", 0, "Single comparison." + note)
+    if mv and int(fit["k_studies"]) < 2:
+        return _domain("Inconsistency", "not applicable", 0, "Single study." + note)
     pi_x = _crosses(fit.get("pi_low"), fit.get("pi_high"))
     ci_x = _crosses(fit.get("ci_low"), fit.get("ci_high"))
     pi = (
-        f"[{math.exp(fit['pi_low']):.2f}, {math.exp(fit['pi_high']):.2f}]"
+        scale.interval(fit.get("pi_low"), fit.get("pi_high"))
         if finite(fit.get("pi_low"))
-        else "not available"
+        else ("not available")
     )
-    reason = (
-        f"I² = {i2:.0f}%; prediction interval {pi}"
-        f"{' crosses' if pi_x else ' does not cross'} no effect."
-    )
+    crosses = f"prediction interval {pi}{' crosses' if pi_x else ' does not cross'} no effect."
+    if mv:
+        reason = (
+            f"Multilevel model: σ² between studies {fit.get('sigma2_study'):.3g}, between "
+            f"comparisons {fit.get('sigma2_comparison'):.3g} (no I²); {crosses}{note}"
+        )
+        down = 1 if pi_x and not ci_x else 0
+        return _domain("Inconsistency", "serious" if down else "not serious", down, reason)
+    i2 = float(fit["i2"])
+    reason = f"I² = {i2:.0f}%; {crosses}{note}"
     if i2 >= 75 and pi_x:
         return _domain("Inconsistency", "very serious", 2, reason)
     if i2 >= 50 or (pi_x and not ci_x):
@@ -82,11 +118,23 @@ def inconsistency(fit: dict | None) -> dict:
     return _domain("Inconsistency", "not serious", 0, reason)
 
 
-def imprecision(fit: dict | None) -> dict:
+def imprecision(fit: dict | None, scale: Scale | None = None) -> dict:
+    """The main analysis's CI (the model and test the review's ``pooling`` names)."""
+    scale = scale or Scale()
     if fit is None or not finite(fit.get("ci_low")) or not finite(fit.get("ci_high")):
         return _domain("Imprecision", "not rated", 0, "No confidence interval.")
+    if str(fit.get("ci_low")) == str(fit.get("ci_high")):
+        return _domain(
+            "Imprecision", "not rated", 0,
+            "The CI has zero width (every estimate equal under the Hartung-Knapp test): not a "
+            "finding about precision.",
+        )  # fmt: skip
+    reason = f"CI {scale.interval(fit['ci_low'], fit['ci_high'])}"
+    if not scale.ratio:
+        if float(fit["ci_low"]) < 0 < float(fit["ci_high"]):
+            return _domain("Imprecision", "serious", 1, reason + " includes no difference.")
+        return _domain("Imprecision", "not serious", 0, reason + " excludes no difference.")
     lo, hi = math.exp(fit["ci_low"]), math.exp(fit["ci_high"])
-    reason = f"CI [{lo:.2f}, {hi:.2f}]"
     if lo < 1 < hi:
         if lo < _APPRECIABLE[0] and hi > _APPRECIABLE[1]:
             return _domain(
@@ -119,7 +167,7 @@ def publication_bias(k: int, regtest=None, ranktest=None, trimfill=None) -> dict
             "Publication bias",
             "not reliably assessable",
             0,
-            f"Only {k} comparison{'s' * (k != 1)} (the tests have little power below 10"
+            f"Only {k} stud{'ies' if k != 1 else 'y'} (the tests have little power below 10"
             f"{'; a p < 0.10 here is a warning, not evidence' if low_p else ''}): " + reason,
         )
     if low_p:
@@ -128,13 +176,16 @@ def publication_bias(k: int, regtest=None, ranktest=None, trimfill=None) -> dict
 
 
 def grade_draft(
-    rows: pd.DataFrame, fit: dict | None, sensitivity: dict[str, pd.DataFrame] | None = None
+    rows: pd.DataFrame,
+    fit: dict | None,
+    sensitivity: dict[str, pd.DataFrame] | None = None,
+    scale: Scale | None = None,
 ) -> dict:
     """Draft GRADE domains and overall certainty for one analysis.
 
-    ``rows``: the analysis's comparisons (``design``, ``risk_of_bias``, ``weight``);
-    ``fit``: its main pooled row (or None); ``sensitivity``: its regtest, ranktest and
-    trimfill tables.
+    ``rows``: the analysis's comparisons (``study_id``, ``design``, ``risk_of_bias``,
+    ``weight``, ``ph_p``); ``fit``: its main pooled row (or None); ``sensitivity``: its
+    regtest, ranktest and trimfill tables; ``scale``: how its effects read.
     """
     sens = sensitivity or {}
     designs = set(rows.get("design", pd.Series(dtype=str)).dropna().astype(str).str.lower())
@@ -142,7 +193,7 @@ def grade_draft(
     start = "high" if rct else "low"
     domains = [
         risk_of_bias(rows),
-        inconsistency(fit),
+        inconsistency(fit, scale, _ph_flags(rows)),
         _domain(
             "Indirectness",
             "not rated",
@@ -150,10 +201,13 @@ def grade_draft(
             "For the reviewers: do the populations, interventions and comparators "
             "(study table) answer the review question?",
         ),
-        imprecision(fit),
+        imprecision(fit, scale),
         publication_bias(
-            len(rows), sens.get("regtest"), sens.get("ranktest"), sens.get("trimfill")
-        ),
+            rows["study_id"].nunique() if "study_id" in rows else len(rows),
+            sens.get("regtest"),
+            sens.get("ranktest"),
+            sens.get("trimfill"),
+        ),  # fmt: skip
     ]
     down = sum(d["downgrade"] for d in domains)
     final = LEVELS[min(len(LEVELS) - 1, LEVELS.index(start) + down)]

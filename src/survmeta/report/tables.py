@@ -10,20 +10,16 @@ import pandas as pd
 from ..figures.data import BETWEEN_LABEL, arm_label, status_ok
 from ..numbers import (
     DASH,
+    Scale,
     finite,
-    fmt_ci,
-    fmt_ci_log,
     fmt_int,
     fmt_interval,
     fmt_num,
     fmt_p,
     fmt_pct,
-    fmt_ratio,
-    fmt_ratio_interval,
     fmt_text,
     missing,
     p_eq,
-    ratio,
 )
 
 _DASH = DASH
@@ -69,56 +65,106 @@ def _records(df: pd.DataFrame | None) -> list[dict]:
     return df.astype(object).where(df.notna(), None).to_dict("records")
 
 
-def pooled_table(pool: pd.DataFrame, ratio_name: str, level: str, pooling: dict) -> Table:
-    """Every method x test of the overall pool, the main analysis first (sensitivity table)."""
+MODEL_LABELS = {
+    ("rma.mv", "multilevel"): "multilevel (comparisons nested in studies)",
+    ("rma.uni", "none"): "random effects",
+    ("rma.uni", "split"): "univariate, shared arm split",
+    ("rma.uni", "combine"): "univariate, arms combined",
+}
+#: What each model assumes about a study's several comparisons (the dependence table).
+ASSUMES = {
+    "multilevel": "A study's comparisons share its random effect and, through the shared arm, "
+    "correlated sampling errors (V from the shared arm's events); counts studies, not "
+    "comparisons (t with studies - 1 df; CR2: cluster-robust by study).",
+    "split": "The shared arm's patients and events divided evenly among its comparisons "
+    "(Cochrane Handbook 23.3.4); comparisons then treated as independent studies.",
+    "combine": "The treatment arms (and control arms) of a study merged into one comparison "
+    "(n and events summed); comparisons needing medians or curves of a merged arm are lost.",
+    "none": "Every study gives one comparison: the comparisons are independent.",
+}
+_ORDER = {"multilevel": 0, "none": 0, "split": 1, "combine": 2}
+
+
+def model_label(r: dict) -> str:
+    return MODEL_LABELS.get((str(r.get("model")), str(r.get("dependence"))), str(r.get("model")))
+
+
+def stat_text(r: dict, stat: str = "stat", p: str = "p", df: str = "df") -> str:
+    """'t = -2.10, df = 3, p = 0.127', 'robust t = …' (CR2) or 'z = …' from a row."""
+    if not finite(r.get(stat)):
+        return _DASH
+    name = "robust t" if str(r.get("test")) == "cr2" else "t" if finite(r.get(df)) else "z"
+    dfs = f", df = {fmt_num(r[df], 2) if str(r.get('test')) == 'cr2' else fmt_int(r[df])}"
+    return f"{name} = {fmt_num(r[stat])}{dfs if finite(r.get(df)) else ''}, {p_eq(r.get(p))}"
+
+
+def heterogeneity_text(r: dict) -> str:
+    """tau² [Q-profile CI] of an rma.uni row, the two variance components of an rma.mv row."""
+    if str(r.get("model")) == "rma.mv":
+        if not finite(r.get("sigma2_study")):
+            return _DASH
+        return (
+            f"σ² study {fmt_num(r['sigma2_study'])}, comparison {fmt_num(r['sigma2_comparison'])}"
+        )
+    tau2 = fmt_num(r.get("tau2"))
+    if not _missing(r.get("tau2_ci_low")):
+        tau2 += f" {fmt_interval(r.get('tau2_ci_low'), r.get('tau2_ci_high'))}"
+    return tau2
+
+
+def q_text(r: dict) -> str:
+    if _missing(r.get("q")):
+        return _DASH
+    return f"{fmt_num(r['q'])} ({fmt_int(r.get('q_df'))}, {fmt_p(r.get('q_p'))})"
+
+
+def k_text(r: dict) -> str:
+    """'4 (2 studies)' where a study gives several comparisons, else '4'."""
+    k, ks = r.get("k"), r.get("k_studies")
+    if finite(ks) and finite(k) and int(ks) != int(k):
+        return f"{fmt_int(k)} ({fmt_int(ks)} stud{'y' if int(ks) == 1 else 'ies'})"
+    return fmt_int(k)
+
+
+def pooled_table(pool: pd.DataFrame, scale: Scale, level: str) -> Table:
+    """Every model x method x test of the overall pool, the main analysis first (★)."""
     t = Table(
-        "Pooled estimates by tau² estimator and test (main analysis first, marked ★)",
+        "Pooled estimates by model, tau² estimator and test (main analysis first, marked ★)",
         [
+            "Model",
             "Method",
             "Test",
             "k",
-            f"{ratio_name} [{level} CI]",
+            f"{scale.name} [{level} CI]",
             f"{level} prediction interval",
-            "tau² [CI]",
+            "Heterogeneity: tau² [CI] or σ²",
             "I²",
-            "H²",
             "Q (df, p)",
             "Test of effect",
             "Status",
-        ],
-        numeric={2, 3, 4, 5, 6, 7, 8, 9},
-        note="Overall pool (subgroup 'all') of results/pooled.csv; tau² (with its Q-profile CI) "
-        "and Q on the log scale. Test of effect: t (Hartung-Knapp-Sidik-Jonkman, k − 1 df) or z.",
+        ],  # fmt: skip
+        numeric={3, 4, 5, 6, 7, 8, 9},
+        note="Overall pool (subgroup 'all') of results/pooled.csv; tau² (with its Q-profile CI), "
+        "σ² and Q on the model's scale (log for ratios). Q of the multilevel model is Q_E with "
+        "the full sampling covariance. Test of effect: z, t (df shown) or, for CR2, the "
+        "cluster-robust t with Satterthwaite df.",
     )
     rows = _records(pool[pool["subgroup"].astype(str) == "all"]) if len(pool) else []
-    main = (str(pooling["method"]), str(pooling["test"]))
-    rows.sort(key=lambda r: (str(r["method"]), str(r["test"])) != main)
+    rows.sort(key=lambda r: (not _true(r.get("main")), _ORDER.get(str(r.get("dependence")), 3)))
     for r in rows:
-        is_main = (str(r["method"]), str(r["test"])) == main
-        q = (
-            _DASH
-            if _missing(r.get("q"))
-            else f"{fmt_num(r['q'])} ({fmt_int(r.get('q_df'))}, {fmt_p(r.get('q_p'))})"
-        )
-        tau2 = fmt_num(r.get("tau2"))
-        if not _missing(r.get("tau2_ci_low")):
-            tau2 += f" {fmt_interval(r.get('tau2_ci_low'), r.get('tau2_ci_high'))}"
-        stat = _DASH
-        if not _missing(r.get("stat")):
-            name = "t" if str(r.get("test")) == "knha" else "z"
-            stat = f"{name} = {fmt_num(r['stat'])}, {p_eq(r.get('p'))}"
+        is_main = _true(r.get("main"))
         t.add(
             [
+                model_label(r),
                 f"{r['method']}{' ★' if is_main else ''}",
                 str(r["test"]),
-                fmt_int(r.get("k")),
-                fmt_ci(r.get("hr"), r.get("hr_ci_low"), r.get("hr_ci_high")),
-                fmt_ratio_interval(r.get("hr_pi_low"), r.get("hr_pi_high")),
-                tau2,
+                k_text(r),
+                scale.ci(r.get("estimate"), r.get("ci_low"), r.get("ci_high")),
+                scale.interval(r.get("pi_low"), r.get("pi_high")),
+                heterogeneity_text(r),
                 fmt_pct(r.get("i2")),
-                fmt_num(r.get("h2")),
-                q,
-                stat,
+                q_text(r),
+                stat_text(r),
                 _status(r.get("status")),
             ],
             "main" if is_main else "",
@@ -126,28 +172,154 @@ def pooled_table(pool: pd.DataFrame, ratio_name: str, level: str, pooling: dict)
     return t
 
 
-def subgroup_table(
-    mains: dict[str, dict], sens: dict, by: str, ratio_name: str, level: str
-) -> Table:
+def _true(x) -> bool:
+    return str(x).strip().lower() in ("true", "1", "1.0", "yes")
+
+
+def dependence_table(pool: pd.DataFrame, scale: Scale, level: str, pooling: dict) -> Table | None:
+    """The main multilevel result beside the univariate split and combine pools, with what
+    each assumes (issue 14): None when no study gives several comparisons."""
+    rows = _records(pool[pool["subgroup"].astype(str) == "all"]) if len(pool) else []
+    main = next((r for r in rows if _true(r.get("main"))), None)
+    if main is None or str(main.get("model")) != "rma.mv":
+        return None
     t = Table(
-        f"Subgroups by {by} (each with its own tau², main method and test)",
-        ["Subgroup", "k", f"{ratio_name} [{level} CI]", "tau²", "I²", "Q (df, p)", "Status"],
+        "A study's several comparisons: the multilevel model and the univariate alternatives",
+        [
+            "Model",
+            "k",
+            f"{scale.name} [{level} CI]",
+            f"{level} prediction interval",
+            "Test of effect",
+            "What it assumes",
+        ],  # fmt: skip
+        numeric={1, 2, 3},
+    )
+    method, test = str(pooling.get("method", "REML")), str(pooling.get("test", "knha"))
+    picks = [main] + [
+        r for dep in ("split", "combine") for r in rows
+        if str(r.get("dependence")) == dep and (str(r["method"]), str(r["test"])) == (method, test)
+    ]  # fmt: skip
+    for r in picks:
+        dep = str(r.get("dependence"))
+        t.add(
+            [
+                f"{model_label(r)} ({r['method']}, {r['test']})",
+                k_text(r),
+                scale.ci(r.get("estimate"), r.get("ci_low"), r.get("ci_high")),
+                scale.interval(r.get("pi_low"), r.get("pi_high")),
+                stat_text(r) if _is_ok(r) else _status(r.get("status")),
+                ASSUMES.get(dep, ""),
+            ],
+            "main" if r is main else "",
+        )
+    return t
+
+
+def bayes_table(bayes: pd.DataFrame | None, scale: Scale, level: str) -> Table | None:
+    """The Bayesian pool of the whole analysis under each prior (bayes.csv), main prior first."""
+    if bayes is None or not len(bayes):
+        return None
+    rows = _records(bayes[bayes["subgroup"].astype(str) == "all"])
+    if not rows:
+        return None
+    favour = "P(HR < 1)" if scale.metric == "log_hr" else "P(favours treatment)"
+    t = Table(
+        "Bayesian random effects (bayesmeta's model; flat prior on the mean effect)",
+        [
+            "Prior on τ",
+            "k",
+            f"{scale.name}: median [{level} credible interval]",
+            f"{level} predictive interval",
+            "τ: median [credible interval]",
+            favour,
+            "Status",
+        ],  # fmt: skip
         numeric={1, 2, 3, 4, 5},
     )
-    for g, r in sorted((g, r) for g, r in mains.items() if g != "all"):
-        q = (
-            _DASH
-            if _missing(r.get("q")) or (finite(r.get("k")) and r["k"] < 2)
-            else (f"{fmt_num(r['q'])} ({fmt_int(r.get('q_df'))}, {fmt_p(r.get('q_p'))})")
+    for r in rows:
+        p_below = r.get("p_mu_below_0")
+        p_fav = p_below if scale.metric == "log_hr" or not finite(p_below) else 1 - float(p_below)
+        t.add(
+            [
+                prior_label(r.get("prior"), r.get("scale"))
+                + (" ★" if _true(r.get("main")) else ""),
+                fmt_int(r.get("k")),
+                scale.ci(r.get("mu_median"), r.get("mu_ci_low"), r.get("mu_ci_high")),
+                scale.interval(r.get("pred_low"), r.get("pred_high")),
+                f"{fmt_num(r.get('tau_median'))} "
+                f"{fmt_interval(r.get('tau_ci_low'), r.get('tau_ci_high'))}",
+                fmt_pct(100 * float(p_fav)) if finite(p_fav) else _DASH,
+                _status(r.get("status")),
+            ],
+            "main" if _true(r.get("main")) else "",
         )
+    return t
+
+
+PRIOR_NAMES = {"halfnormal": "half-normal", "halfcauchy": "half-Cauchy", "uniform": "uniform"}
+
+
+def prior_label(prior, scale) -> str:
+    """'half-normal(0.5)', 'uniform(0, 2)'."""
+    name = PRIOR_NAMES.get(str(prior), str(prior))
+    s = fmt_text(scale)
+    return f"uniform(0, {s})" if str(prior) == "uniform" else f"{name}({s})"
+
+
+def hazard_based_table(df: pd.DataFrame | None, scale: Scale, level: str) -> Table | None:
+    """The pool of only the hazard-based comparisons (HR, log-rank, curves; issue 16)."""
+    if df is None or not len(df):
+        return None
+    r = _records(df)[0]
+    t = Table(
+        "Sensitivity: only the comparisons derived from a hazard ratio, a log-rank statistic "
+        "or a curve (no exponential-survival assumption)",
+        [
+            "Model",
+            "k",
+            f"{scale.name} [{level} CI]",
+            f"{level} prediction interval",
+            "Test of effect",
+            "Status",
+        ],  # fmt: skip
+        numeric={1, 2, 3},
+    )
+    t.add([
+        model_label(r) if not _missing(r.get("model")) else _DASH, k_text(r),
+        scale.ci(r.get("estimate"), r.get("ci_lb"), r.get("ci_ub")),
+        scale.interval(r.get("pi_lb"), r.get("pi_ub")),
+        stat_text(r, "zval", "pval", "dfs"), _status(r.get("status")),
+    ])  # fmt: skip
+    return t
+
+
+def subgroup_table(mains: dict[str, dict], sens: dict, by: str, scale: Scale, level: str) -> Table:
+    t = Table(
+        f"Subgroups by {by} (each with its own heterogeneity, main method and test)",
+        [
+            "Subgroup",
+            "Model",
+            "k",
+            f"{scale.name} [{level} CI]",
+            "tau² or σ²",
+            "I²",
+            "Q (df, p)",
+            "Status",
+        ],  # fmt: skip
+        numeric={2, 3, 4, 5, 6},
+    )
+    for g, r in sorted((g, r) for g, r in mains.items() if g != "all"):
+        single = finite(r.get("k")) and r["k"] < 2
         t.add(
             [
                 g,
-                fmt_int(r.get("k")),
-                fmt_ci(r.get("hr"), r.get("hr_ci_low"), r.get("hr_ci_high")),
-                fmt_num(r.get("tau2")),
+                model_label(r),
+                k_text(r),
+                scale.ci(r.get("estimate"), r.get("ci_low"), r.get("ci_high")),
+                heterogeneity_text(r),
                 fmt_pct(r.get("i2")),
-                q,
+                _DASH if single else q_text(r),
                 _status(r.get("status")),
             ]
         )
@@ -159,7 +331,7 @@ def subgroup_table(
             b = b.iloc[0]
             if finite(b.get("q_between")):
                 notes.append(
-                    f"Test for subgroup differences (separate tau²): Q = "
+                    f"Test for subgroup differences (separate tau², univariate): Q = "
                     f"{fmt_num(b['q_between'])}, df = {fmt_int(b.get('df_between'))}, "
                     f"{p_eq(b.get('p_between'))}."
                 )
@@ -180,31 +352,37 @@ def subgroup_table(
 
 
 def _fit_table(
-    df: pd.DataFrame | None, caption: str, ratio_name: str, level: str, first: str, year=False
+    df: pd.DataFrame | None, caption: str, scale: Scale, level: str, first: str, year=False
 ):
-    """leave1out / cumul: one refit per row."""
+    """leave1out / cumul / leave1study: one refit per row."""
+    sigma = df is not None and "sigma2_study" in df
     heads = (
         [first]
         + (["Year"] if year else [])
-        + [f"{ratio_name} [{level} CI]", "p", "tau²", "I²", "Q (p)", "Status"]
+        + [f"{scale.name} [{level} CI]", "p", "σ² study, comparison" if sigma else "tau²"]
+        + ([] if sigma else ["I²"])
+        + ["Q (p)", "Status"]
     )
     off = 1 + year
-    t = Table(caption, heads, numeric={off, off + 1, off + 2, off + 3, off + 4})
+    t = Table(caption, heads, numeric=set(range(off, off + (4 if sigma else 5))))
     for r in _records(df):
-        ci = fmt_ci_log(r.get("estimate"), r.get("ci_lb"), r.get("ci_ub"))
         q = _DASH if _missing(r.get("q")) else f"{fmt_num(r['q'])} ({fmt_p(r.get('qp'))})"
-        t.add(
-            [_comparison(r)]
-            + ([fmt_int(r.get("year"))] if year else [])
-            + [
-                ci,
-                fmt_p(r.get("pval")),
-                fmt_num(r.get("tau2")),
-                fmt_pct(r.get("i2")),
-                q,
-                _status(r.get("status")),
-            ]
+        het = (
+            [f"{fmt_num(r.get('sigma2_study'))}, {fmt_num(r.get('sigma2_comparison'))}"]
+            if sigma
+            else [fmt_num(r.get("tau2")), fmt_pct(r.get("i2"))]
         )
+        label = str(r.get("study_id")) if first.startswith("Study") else _comparison(r)
+        t.add(
+            [label]
+            + ([fmt_int(r.get("year"))] if year else [])
+            + [scale.ci(r.get("estimate"), r.get("ci_lb"), r.get("ci_ub")), fmt_p(r.get("pval"))]
+            + het
+            + [q, _status(r.get("status"))]
+        )
+    if df is not None and "model" in df and len(df) and not _missing(df["model"].iloc[0]):
+        if str(df["model"].iloc[0]) != "rma.uni":
+            t.note = f"Fitted with {df['model'].iloc[0]}."
     return t
 
 
@@ -248,7 +426,7 @@ def influence_table(df: pd.DataFrame | None) -> Table:
     return t
 
 
-def tests_table(sens: dict, ratio_name: str, k: int) -> Table:
+def tests_table(sens: dict, scale: Scale, k: int) -> Table:
     """Egger, Begg, trim-and-fill and the permutation test in one table."""
     t = Table(
         "Small-study effects and robustness tests (main method and test)",
@@ -274,8 +452,7 @@ def tests_table(sens: dict, ratio_name: str, k: int) -> Table:
         ),
         "pval",
         lambda r: (
-            f"limit estimate {ratio_name} "
-            f"{fmt_ci_log(r.get('est'), r.get('ci_lb'), r.get('ci_ub'))}"
+            f"limit estimate {scale.name} {scale.ci(r.get('est'), r.get('ci_lb'), r.get('ci_ub'))}"
         ),
     )
     row(
@@ -291,7 +468,7 @@ def tests_table(sens: dict, ratio_name: str, k: int) -> Table:
         lambda r: f"k0 = {fmt_int(r.get('k0'))} ({fmt_text(r.get('side'))} side)",
         None,
         lambda r: (
-            f"adjusted {ratio_name} {fmt_ci_log(r.get('estimate'), r.get('ci_lb'), r.get('ci_ub'))}"
+            f"adjusted {scale.name} {scale.ci(r.get('estimate'), r.get('ci_lb'), r.get('ci_ub'))}"
         ),
     )
     row(
@@ -304,22 +481,28 @@ def tests_table(sens: dict, ratio_name: str, k: int) -> Table:
         "pval",
         lambda r: _DASH,
     )
+    notes = []
     if k < 10:
-        t.note = (
+        notes.append(
             f"With {k} comparison{'s' * (k != 1)} the funnel-plot tests have little power "
             "(Sterne et al. 2011 recommend at least 10); read them as descriptive."
         )
+    model = next((df["model"].iloc[0] for df in sens.values()
+                  if df is not None and "model" in df and len(df)), None)  # fmt: skip
+    if model and str(model) != "rma.uni":
+        notes.append(f"Fitted with {model}.")
+    t.note = " ".join(notes)
     return t
 
 
-def metareg_table(df: pd.DataFrame | None, ratio_name: str, level: str) -> Table:
+def metareg_table(df: pd.DataFrame | None, scale: Scale, level: str) -> Table:
     t = Table(
-        "Meta-regression (one moderator at a time; coefficients on the log scale)",
+        "Meta-regression (one moderator at a time; coefficients on the model's scale)",
         [
             "Moderator",
             "Term",
             "Coefficient",
-            f"exp (× {ratio_name})",
+            f"exp (× {scale.name})" if scale.ratio else f"{scale.name} (months)",
             "SE",
             "Statistic",
             "p",
@@ -336,7 +519,7 @@ def metareg_table(df: pd.DataFrame | None, ratio_name: str, level: str) -> Table
                 fmt_text(r.get("moderator")),
                 fmt_text(r.get("term")),
                 fmt_num(r.get("estimate")),
-                fmt_ratio(ratio(r.get("estimate"))),
+                scale.value(r.get("estimate")),
                 fmt_num(r.get("se")),
                 fmt_num(r.get("zval")),
                 fmt_p(r.get("pval")),
@@ -349,19 +532,18 @@ def metareg_table(df: pd.DataFrame | None, ratio_name: str, level: str) -> Table
     return t
 
 
-def gosh_summary(gosh: pd.DataFrame | None, metric: str) -> str:
-    if gosh is None or gosh.empty:
+def gosh_summary(gosh: pd.DataFrame | None, scale: Scale) -> str:
+    if gosh is None or gosh.empty or "estimate" not in gosh:
         return ""
     est = pd.to_numeric(gosh["estimate"], errors="coerce").dropna()
     i2 = pd.to_numeric(gosh["i2"], errors="coerce").dropna()
     if est.empty:
         return f"{len(gosh)} subsets; no estimates."
-    favour = (est > 0) if metric == "log_mr" else (est < 0)
-    word = "above" if metric == "log_mr" else "below"
+    favour = est.map(scale.favours_treatment)
     return (
         f"{len(gosh)} subsets of comparisons. Their pooled estimates range from "
-        f"{fmt_ratio(ratio(est.min()), 2)} to {fmt_ratio(ratio(est.max()), 2)} "
-        f"({favour.mean():.0%} {word} 1); "
+        f"{scale.value(est.min(), 2)} to {scale.value(est.max(), 2)}{scale.unit} "
+        f"({favour.mean():.0%} favour the treatment); "
         f"I² from {i2.min():.0f}% to {i2.max():.0f}%."
     )
 

@@ -83,7 +83,8 @@ def _tables():
         "treatment_arm": ["sirt"], "control_arm": ["prrt"],
         "reason": ["not estimable: hr_ci: no reported contrast; median_ratio: no <medians>"],
     })  # fmt: skip
-    base = dict(analysis_id="os_ld_vs_sys", k=2, hr=0.7, hr_ci_low=0.5, hr_ci_high=1.0,
+    base = dict(analysis_id="os_ld_vs_sys", k=2, k_studies=2, model="rma.uni",
+                dependence="none", df=1.0, hr=0.7, hr_ci_low=0.5, hr_ci_high=1.0,
                 hr_pi_low=0.3, hr_pi_high=1.6, tau2=0.0012, tau2_ci_low=0.0, tau2_ci_high=2.0,
                 i2=12.0, h2=1.1, q=1.1, q_df=1, q_p=0.29, stat=-1.9, p=0.3, status="ok",
                 estimate=math.log(0.7), ci_low=math.log(0.5), ci_high=0.0,
@@ -94,7 +95,7 @@ def _tables():
          "tau2": math.nan, "hr_pi_low": math.nan, "hr_pi_high": math.nan,
          "status": "k = 1: the single study's own estimate, not pooled"},
         {**base, "subgroup": "all", "method": "REML", "test": "knha", "hr": 0.6789,
-         "main": True},
+         "estimate": math.log(0.6789), "main": True},
         {**base, "subgroup": "all", "method": "EB", "test": "z",
          "status": "Fisher scoring algorithm did not converge", "hr": math.nan},
     ])  # fmt: skip
@@ -178,26 +179,31 @@ def test_every_study_and_the_audit_trail():
 
 def test_pooled_sensitivity_table_main_first_marked_and_failures_said():
     html = _render()
-    rows = re.findall(r'<tr( class="main")?>\s*<th scope="row">([^<]+)</th><td>(\w+)</td>', html)
-    first = [r for r in rows if r[1].startswith(("REML", "DL", "EB"))]
-    assert first[0] == (' class="main"', "REML ★", "knha")
-    assert [r[1:] for r in first[1:3]] == [("DL", "z"), ("EB", "z")]
+    rows = re.findall(
+        r'<tr( class="main")?>\s*<th scope="row">([^<]+)</th><td>([^<]+)</td><td>(\w+)</td>', html
+    )
+    first = [r for r in rows if r[2].startswith(("REML", "DL", "EB"))]
+    assert first[0] == (' class="main"', "random effects", "REML ★", "knha")
+    assert [r[2:] for r in first[1:3]] == [("DL", "z"), ("EB", "z")]
     text = _text(html)
     assert "0.679 [0.500, 1.000]" in text and "Fisher scoring algorithm did not converge" in text
     assert "0.0012 [0.000, 2.000]" in text  # tau² with its Q-profile CI
-    assert "t = -1.900, p = 0.300" in text
+    assert "t = -1.900, df = 1, p = 0.300" in text
 
 
 def test_subgroups_tests_leave1out_influence_and_gosh():
     text = _text(_render())
     assert "Subgroups by modality" in text and "k = 1: the single study's own estimate" in text
-    assert "Test for subgroup differences (separate tau²): Q = 1.234, df = 1, p = 0.267." in text
+    assert (
+        "Test for subgroup differences (separate tau², univariate): Q = 1.234, df = 1, p = 0.267."
+        in text
+    )
     assert "Egger's regression test (predictor: SE) – – – too few studies (k = 2)" in text
     assert "Kendall's tau = 1.000" in text and "4 permutations (exact)" in text
     assert "With 2 comparisons the funnel-plot tests have little power" in text
     assert "Kim2010: tace vs ssa 0.819 [0.449, 1.492]" in text  # leave-one-out, as HR
     assert "Lee2012: resection vs everolimus 1.200" in text and " yes " in text
-    assert "3 subsets of comparisons" in text and "(100% below 1)" in text
+    assert "3 subsets of comparisons" in text and "(100% favour the treatment)" in text
 
 
 def test_grade_draft_is_marked_and_follows_the_rules():

@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from survmeta.numbers import fmt_ci
+from survmeta.numbers import ci_text, fmt_ci_log
 
 ROOT = Path(__file__).parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
@@ -128,12 +128,12 @@ def test_browser_shows_the_pooled_numbers(shipped, dom):
         if not math.isfinite(r.hr):
             assert r.status in text
             continue
-        assert fmt_ci(r.hr, r.hr_ci_low, r.hr_ci_high) in text, (r.analysis_id, r.method)
+        assert fmt_ci_log(r.estimate, r.ci_low, r.ci_high) in text, (r.analysis_id, r.method)
         shown += 1
     assert shown >= 3 * 14  # every method x test of every shipped analysis
     main = pooled[pooled["main"] & (pooled["subgroup"] == "all")]
     for r in main.itertuples():  # and the forest plots' own two-decimal text
-        assert f"{r.hr:.2f} [{r.hr_ci_low:.2f}, {r.hr_ci_high:.2f}]" in text
+        assert ci_text(r.estimate, r.ci_low, r.ci_high) in text
 
 
 def test_no_live_markup_and_no_outside_requests(dom):

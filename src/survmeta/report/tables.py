@@ -93,9 +93,12 @@ def stat_text(r: dict, stat: str = "stat", p: str = "p", df: str = "df") -> str:
     """'t = -2.10, df = 3, p = 0.127', 'robust t = …' (CR2) or 'z = …' from a row."""
     if not finite(r.get(stat)):
         return _DASH
-    name = "robust t" if str(r.get("test")) == "cr2" else "t" if finite(r.get(df)) else "z"
-    dfs = f", df = {fmt_num(r[df], 2) if str(r.get('test')) == 'cr2' else fmt_int(r[df])}"
-    return f"{name} = {fmt_num(r[stat])}{dfs if finite(r.get(df)) else ''}, {p_eq(r.get(p))}"
+    robust = str(r.get("test")) == "cr2"
+    if not finite(r.get(df)):
+        return f"z = {fmt_num(r[stat])}, {p_eq(r.get(p))}"
+    dfs = fmt_num(r[df], 2) if robust else fmt_int(r[df])
+    name = "robust t" if robust else "t"
+    return f"{name} = {fmt_num(r[stat])}, df = {dfs}, {p_eq(r.get(p))}"
 
 
 def heterogeneity_text(r: dict) -> str:

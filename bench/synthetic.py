@@ -1,9 +1,11 @@
 """A synthetic review: N studies in A analyses, for timing the workflow at scale.
 
-Each analysis compares its own arm class ``drug_XX`` with ``control``; every study has
-one such pair and reports an HR with its CI (a fifth report medians instead, a fifth
-a log-rank p with events), so harmonization exercises several methods. Seeded: the
-same call writes the same files.
+Each study compares one arm class ``drug_XX`` (of ``classes``) with ``control`` and reports
+an HR with its CI (a fifth report medians instead, a fifth a log-rank p with events), so
+harmonization exercises several methods. The first ``A - grouped`` analyses each pool one
+class; the last ``grouped`` analyses each pool a seeded selection of 20 to 30 classes, a
+few hundred studies each (issue 18's review). Every tau^2 method and every test is in the
+sensitivity grid. Seeded: the same call writes the same files.
 """
 
 from __future__ import annotations
@@ -18,13 +20,21 @@ import yaml
 MODALITIES = ["resection", "ablation", "tace", "sirt"]
 
 
-def write_review(dest: Path, studies: int = 500, analyses: int = 50, seed: int = 1) -> Path:
+def write_review(
+    dest: Path,
+    studies: int = 500,
+    analyses: int = 50,
+    seed: int = 1,
+    grouped: int = 20,
+    gosh: bool = False,
+) -> Path:
     rng = np.random.default_rng(seed)
+    classes = analyses
     data = dest / "data"
     data.mkdir(parents=True, exist_ok=True)
     s_rows, a_rows, c_rows = [], [], []
     for i in range(studies):
-        sid, a = f"S{i:04d}", i % analyses
+        sid, a = f"S{i:04d}", i % classes
         n_t, n_c = (int(x) for x in rng.integers(20, 300, 2))
         log_hr = rng.normal(-0.3 + 0.1 * (a % 5), 0.3)
         se = np.sqrt(4 / (0.7 * (n_t + n_c)))
@@ -101,17 +111,17 @@ def write_review(dest: Path, studies: int = 500, analyses: int = 50, seed: int =
         },
         "pooling": {"method": "REML", "test": "knha", "level": 0.95},
         "sensitivity": {
-            "methods": ["DL", "REML", "ML", "PM", "SJ", "HE", "EB"],
-            "tests": ["z", "knha"],
-            "gosh": True,
+            "methods": ["DL", "REML", "ML", "PM", "SJ", "HE", "EB", "HS", "HSk", "PMM"],
+            "tests": ["z", "t", "knha", "adhoc"],
+            "gosh": gosh,
         },
-        "arm_classes": [f"drug_{a:02d}" for a in range(analyses)] + ["control"],
+        "arm_classes": [f"drug_{a:02d}" for a in range(classes)] + ["control"],
         "modalities": MODALITIES + ["none"],
         "analyses": [
             {
                 "id": f"a{a:02d}",
                 "outcome": "os",
-                "treatment": f"drug_{a:02d}",
+                "treatment": _treatment(a, analyses - grouped, classes, seed),
                 "control": "control",
                 "subgroups": "modality",
                 "metareg": ["year"],
@@ -123,10 +133,20 @@ def write_review(dest: Path, studies: int = 500, analyses: int = 50, seed: int =
     return dest
 
 
+def _treatment(a: int, single: int, classes: int, seed: int):
+    """One class for the first ``single`` analyses, then 20 to 30 classes (seeded)."""
+    if a < single:
+        return f"drug_{a:02d}"
+    rng = np.random.default_rng([seed, a])
+    pick = rng.choice(classes, size=int(rng.integers(20, 31)), replace=False)
+    return [f"drug_{c:02d}" for c in sorted(pick)]
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("dest", type=Path)
     ap.add_argument("--studies", type=int, default=500)
     ap.add_argument("--analyses", type=int, default=50)
+    ap.add_argument("--grouped", type=int, default=20)
     args = ap.parse_args()
-    print(write_review(args.dest, args.studies, args.analyses))
+    print(write_review(args.dest, args.studies, args.analyses, grouped=args.grouped))

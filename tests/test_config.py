@@ -30,14 +30,15 @@ def test_shipped_config_is_valid():
 
 
 def test_every_problem_on_its_own_line():
-    found = problems(pooling__method="FOO", pooling__test="t", pooling__level=1.5, extra=1)
+    found = problems(pooling__method="FOO", pooling__test="F", pooling__level=1.5, extra=1)
     assert found == [
         "config.yaml:(top level): unknown key 'extra'; expected one of: title, background, "
-        "inputs, pooling, sensitivity, multiarm, arm_classes, modalities, analyses",
+        "inputs, pooling, sensitivity, multiarm, dependence, bayes, rmst, arm_classes, "
+        "modalities, analyses",
         "config.yaml:pooling.level: 1.5 is out of range; expected a number in (0, 1)",
         "config.yaml:pooling.method: 'FOO' is not allowed; expected one of: DL, REML, ML, PM, "
-        "SJ, HE, EB",
-        "config.yaml:pooling.test: 't' is not allowed; expected one of: z, knha",
+        "SJ, HE, EB, HS, HSk, PMM",
+        "config.yaml:pooling.test: 'F' is not allowed; expected one of: z, t, knha, adhoc, cr2",
     ]
 
 

@@ -275,7 +275,7 @@ def test_missing_required_column(data):
             "contrasts",
             "os,ldt,no_ldt,,,,",
             "os,ldt,no_ldt,0.6,0.8,0.4,",
-            "data/nelm/contrasts.csv:2:ci_low: CI (0.8, 0.4) is reversed",
+            "data/nelm/contrasts.csv:2:ci_low: CI (0.8, 0.4) is reversed; expected ci_low < ci_high",
         ),
         (
             "contrasts",

@@ -1,0 +1,115 @@
+"""What the slow settings will cost, said before the run (issues 18 and 19).
+
+GOSH fits 2^k - 1 subsets per analysis (at most ``gosh_subsets``) and writes one CSV
+row each; the permutation test fits min(2^k, ``permutations``) sign patterns (metafor
+runs the exact test when 2^k <= iter). Both grow without a word from the workflow, so
+the config check estimates them from the tables and warns (it does not stop) when a
+run will take more than about a minute or write more than ~50 MB.
+
+The unit costs were measured with this code on the project's 2-core machine
+(``bench``-style timing of :func:`survmeta.estimators.gosh.gosh`, ``write_gosh_csv``,
+the report's reader and GOSH plot, and ``permutest``; k = 10-40, random data):
+
+- GOSH fit per subset: iterative estimators (REML, ML, PM, PMM, EB) 3-70 µs (REML
+  18-70 µs), closed-form ones (DL, HE, HS, HSk, SJ) 0.7-2.2 µs; writing, re-reading
+  and plotting each row 10 µs more (4 + 4 + 2).
+- Permutation test per sign pattern: iterative 6-33 µs (REML with knha 27-33 µs),
+  closed-form 0.7-2.2 µs (issue 19 measured 10^7 patterns at k = 30 in 270 s: 27 µs).
+- GOSH CSV: about 80 bytes per row plus the ``included`` labels (k/2 on average).
+
+The estimate takes the upper end for iterative methods: better to warn a little early.
+"""
+
+from __future__ import annotations
+
+from .config import comparison_counts
+from .problems import Problem
+
+#: Seconds per GOSH subset fit and per permutation, by whether the estimator iterates.
+ITERATIVE = ("REML", "ML", "PM", "PMM", "EB")
+GOSH_FIT_S = {True: 50e-6, False: 2e-6}
+GOSH_ROW_S = 10e-6
+PERMUTATION_S = {True: 30e-6, False: 2e-6}
+GOSH_ROW_BYTES = 80
+#: Above these a warning is printed.
+SLOW_S = 60.0
+LARGE_BYTES = 50e6
+
+
+def _human_s(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
+
+def _human_bytes(n: float) -> str:
+    return f"{n / 1e6:.0f} MB" if n < 1e9 else f"{n / 1e9:.1f} GB"
+
+
+def analysis_sizes(tables: dict, config: dict) -> list[tuple[str, int, float]]:
+    """(analysis id, k, mean length of a comparison's label) per analysis.
+
+    k counts comparisons from the arms table (:func:`comparison_counts`; one per study
+    under ``multiarm: combine``), an upper bound of what harmonization will estimate.
+    """
+    arms = tables["arms"]
+    combine = config.get("multiarm", "split") == "combine"
+    out = []
+    for analysis in config["analyses"]:
+        counts = comparison_counts(arms, analysis)
+        k = len(counts) if combine else sum(counts.values())
+        rows = arms[arms["study_id"].isin(counts) & (arms["outcome"] == analysis["outcome"])]
+        label = 0.0
+        if len(rows):  # "study: treatment_arm vs control_arm"
+            ids, arm_ids = rows["study_id"].astype(str), rows["arm_id"].astype(str)
+            label = ids.str.len().mean() + 2 * arm_ids.str.len().mean() + 6
+        out.append((analysis["id"], k, float(label)))
+    return out
+
+
+def cost_warnings(tables: dict, config: dict, label: str) -> list[Problem]:
+    """A warning line per costly setting, naming the setting to change; [] when cheap.
+
+    ``config`` as the schema fills it (gosh_subsets, permutations defaults).
+    """
+    sens = config.get("sensitivity") or {}
+    method = (config.get("pooling") or {}).get("method", "REML")
+    iterative = method in ITERATIVE
+    sizes = analysis_sizes(tables, config)
+    out = []
+    if sens.get("gosh", False):
+        cap = sens.get("gosh_subsets", 10**6)
+        subsets = {aid: min(2**k - 1, cap) if k > 1 else 0 for aid, k, _ in sizes}
+        rows = sum(subsets.values())
+        seconds = rows * (GOSH_FIT_S[iterative] + GOSH_ROW_S)
+        nbytes = {aid: subsets[aid] * (GOSH_ROW_BYTES + k / 2 * (lab + 1)) for aid, k, lab in sizes}
+        big = max(nbytes, key=nbytes.get)
+        if seconds > SLOW_S or nbytes[big] > LARGE_BYTES:
+            ks = dict((aid, k) for aid, k, _ in sizes)
+            out.append(
+                Problem(
+                    label,
+                    None,
+                    "sensitivity.gosh",
+                    f"warning: GOSH will fit {rows:,} subsets with {method} (largest: {big},"
+                    f" k = {ks[big]}, {subsets[big]:,} subsets): about {_human_s(seconds)} and"
+                    f" {_human_bytes(sum(nbytes.values()))} of CSV (results/gosh/{big}.csv"
+                    f" {_human_bytes(nbytes[big])}); lower sensitivity.gosh_subsets (now {cap:,})"
+                    " or set sensitivity.gosh: false",
+                )
+            )
+    iters = sens.get("permutations", 1000)
+    patterns = {aid: min(2**k, iters) if k > 1 else 0 for aid, k, _ in sizes}
+    seconds = sum(patterns.values()) * PERMUTATION_S[iterative]
+    if seconds > SLOW_S:
+        big = max(patterns, key=patterns.get)
+        out.append(
+            Problem(
+                label,
+                None,
+                "sensitivity.permutations",
+                f"warning: the permutation tests will fit {sum(patterns.values()):,} sign patterns"
+                f" with {method} ({len(patterns)} analyses, largest: {big} with"
+                f" {patterns[big]:,}): about {_human_s(seconds)}; lower"
+                f" sensitivity.permutations (now {iters:,})",
+            )
+        )
+    return out

@@ -8,14 +8,12 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
 
-import pandas as pd  # noqa: E402
-
 from survmeta.diagnostics import analysis_tables, gosh_table  # noqa: E402
-from survmeta.io import write_csv, write_text  # noqa: E402
+from survmeta.io import read_result, write_csv, write_text  # noqa: E402
 from survmeta.pool import pool  # noqa: E402
 
 p = snakemake.params  # noqa: F821
-effects = pd.read_csv(snakemake.input.effects)  # noqa: F821
+effects = read_result(snakemake.input.effects)  # noqa: F821
 config = {"analyses": p.analyses, "pooling": p.pooling, "sensitivity": p.sensitivity}
 write_csv(snakemake.output.pooled, pool(effects, config))  # noqa: F821
 print(f"pooled {len(p.analyses)} analyses", file=sys.stderr)

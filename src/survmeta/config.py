@@ -56,7 +56,7 @@ def _range(schema: dict) -> str:
     hi = hi or (("<=", schema["maximum"]) if "maximum" in schema else None)
     if lo and hi and lo[0] == ">" and hi[0] == "<":
         return f"in ({lo[1]}, {hi[1]})"
-    return " and ".join(f"{op} {value}" for op, value in (lo, hi) if op)
+    return " and ".join(f"{b[0]} {b[1]}" for b in (lo, hi) if b)
 
 
 def _message(err) -> str:

@@ -48,6 +48,11 @@ NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re
 _NOT_FINITE = {"inf", "infinity", "nan"}
 
 
+def _show(x) -> str:
+    """A typed number as it was most likely typed: 44 for 44.0, 0.62 for 0.62."""
+    return str(int(x)) if isinstance(x, float) and x.is_integer() and abs(x) < 1e15 else str(x)
+
+
 def _decimals(text: str) -> int:
     try:
         exp = Decimal(text).as_tuple().exponent
@@ -212,13 +217,22 @@ def _arm_checks(tables: dict, lab: str) -> list[Problem]:
             problems.append(Problem(lab, row, "events", f"{ev} is not in 0..n (n = {n})"))
         lo, med, hi = r["median_ci_low"], r["median_months"], r["median_ci_high"]
         if med is not None and lo is not None and lo > med:
-            problems.append(Problem(lab, row, "median_ci_low", f"{lo} is above the median {med}"))
+            problems.append(
+                Problem(lab, row, "median_ci_low", f"{_show(lo)} is above the median {_show(med)}")
+            )
         if med is not None and hi is not None and hi < med:
-            problems.append(Problem(lab, row, "median_ci_high", f"{hi} is below the median {med}"))
+            problems.append(
+                Problem(lab, row, "median_ci_high", f"{_show(hi)} is below the median {_show(med)}")
+            )
         fmin, fmed, fmax = r["followup_min_months"], r["followup_months"], r["followup_max_months"]
         if fmin is not None and fmax is not None and fmin > fmax:
             problems.append(
-                Problem(lab, row, "followup_min_months", f"{fmin} is above the maximum {fmax}")
+                Problem(
+                    lab,
+                    row,
+                    "followup_min_months",
+                    f"{_show(fmin)} is above the maximum {_show(fmax)}",
+                )
             )
         if fmin is not None and fmed is not None and fmin > fmed:
             problems.append(
@@ -226,7 +240,7 @@ def _arm_checks(tables: dict, lab: str) -> list[Problem]:
                     lab,
                     row,
                     "followup_min_months",
-                    f"{fmin} is above the median follow-up {fmed} (followup_months);"
+                    f"{_show(fmin)} is above the median follow-up {_show(fmed)} (followup_months);"
                     " expected minimum <= median",
                 )
             )
@@ -236,7 +250,8 @@ def _arm_checks(tables: dict, lab: str) -> list[Problem]:
                     lab,
                     row,
                     "followup_months",
-                    f"{fmed} is above the maximum follow-up {fmax} (followup_max_months);"
+                    f"{_show(fmed)} is above the maximum follow-up {_show(fmax)}"
+                    " (followup_max_months);"
                     " expected median <= maximum",
                 )
             )
@@ -324,12 +339,18 @@ def _ci_checks(r, text, lab: str, row: int) -> list[Problem]:
                 lab,
                 row,
                 "ci_low",
-                f"CI ({lo}, {hi}) has zero width (equal bounds); expected ci_low < ci_high",
+                f"CI ({_show(lo)}, {_show(hi)}) has zero width (equal bounds); expected"
+                " ci_low < ci_high",
             )
         ]
     if lo > hi:
         return [
-            Problem(lab, row, "ci_low", f"CI ({lo}, {hi}) is reversed; expected ci_low < ci_high")
+            Problem(
+                lab,
+                row,
+                "ci_low",
+                f"CI ({_show(lo)}, {_show(hi)}) is reversed; expected ci_low < ci_high",
+            )
         ]
     if hr is None:
         return []
@@ -406,7 +427,8 @@ def load_inputs(inputs: dict, base: str | Path = ".", arm_classes=None, modaliti
             problems.append(Problem(label, None, None, f"cannot be read as a table ({err})"))
             continue
         typed, found = check_table(raw.frame, spec, label, raw.header_row)
-        problems.extend(raw.problems + found)
+        unread = {(p.row, p.column) for p in raw.problems}  # one problem per cell
+        problems += raw.problems + [p for p in found if (p.row, p.column) not in unread]
         raws[name], tables[name] = raw.frame, typed
     if problems:
         raise InputError(problems)

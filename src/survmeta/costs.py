@@ -65,6 +65,19 @@ def analysis_sizes(tables: dict, config: dict) -> list[tuple[str, int, float]]:
     return out
 
 
+def gosh_cost(k: int, label: float, method: str, cap: int) -> tuple[int, float, float]:
+    """(subsets, seconds, CSV bytes) of one analysis's GOSH: 2^k - 1 subsets, at most ``cap``."""
+    subsets = min(2**k - 1, cap) if k > 1 else 0
+    seconds = subsets * (GOSH_FIT_S[method in ITERATIVE] + GOSH_ROW_S)
+    return subsets, seconds, subsets * (GOSH_ROW_BYTES + k / 2 * (label + 1))
+
+
+def permutation_cost(k: int, method: str, iters: int) -> tuple[int, float]:
+    """(sign patterns, seconds) of one analysis's permutation test: min(2^k, iter)."""
+    patterns = min(2**k, iters) if k > 1 else 0
+    return patterns, patterns * PERMUTATION_S[method in ITERATIVE]
+
+
 def cost_warnings(tables: dict, config: dict, label: str) -> list[Problem]:
     """A warning line per costly setting, naming the setting to change; [] when cheap.
 
@@ -72,43 +85,42 @@ def cost_warnings(tables: dict, config: dict, label: str) -> list[Problem]:
     """
     sens = config.get("sensitivity") or {}
     method = (config.get("pooling") or {}).get("method", "REML")
-    iterative = method in ITERATIVE
     sizes = analysis_sizes(tables, config)
+    ks = {aid: k for aid, k, _ in sizes}
     out = []
     if sens.get("gosh", False):
         cap = sens.get("gosh_subsets", 10**6)
-        subsets = {aid: min(2**k - 1, cap) if k > 1 else 0 for aid, k, _ in sizes}
-        rows = sum(subsets.values())
-        seconds = rows * (GOSH_FIT_S[iterative] + GOSH_ROW_S)
-        nbytes = {aid: subsets[aid] * (GOSH_ROW_BYTES + k / 2 * (lab + 1)) for aid, k, lab in sizes}
-        big = max(nbytes, key=nbytes.get)
-        if seconds > SLOW_S or nbytes[big] > LARGE_BYTES:
-            ks = dict((aid, k) for aid, k, _ in sizes)
+        gosh = {aid: gosh_cost(k, lab, method, cap) for aid, k, lab in sizes}
+        subsets = sum(n for n, _, _ in gosh.values())
+        seconds = sum(s for _, s, _ in gosh.values())
+        nbytes = sum(b for _, _, b in gosh.values())
+        big = max(gosh, key=lambda aid: gosh[aid][2])
+        if seconds > SLOW_S or gosh[big][2] > LARGE_BYTES:
             out.append(
                 Problem(
                     label,
                     None,
                     "sensitivity.gosh",
-                    f"warning: GOSH will fit {rows:,} subsets with {method} (largest: {big},"
-                    f" k = {ks[big]}, {subsets[big]:,} subsets): about {_human_s(seconds)} and"
-                    f" {_human_bytes(sum(nbytes.values()))} of CSV (results/gosh/{big}.csv"
-                    f" {_human_bytes(nbytes[big])}); lower sensitivity.gosh_subsets (now {cap:,})"
-                    " or set sensitivity.gosh: false",
+                    f"warning: GOSH will fit {subsets:,} subsets with {method} (largest: {big},"
+                    f" k = {ks[big]}, {gosh[big][0]:,} subsets): about {_human_s(seconds)} and"
+                    f" {_human_bytes(nbytes)} of CSV (results/gosh/{big}.csv"
+                    f" {_human_bytes(gosh[big][2])}); lower sensitivity.gosh_subsets"
+                    f" (now {cap:,}) or set sensitivity.gosh: false",
                 )
             )
     iters = sens.get("permutations", 1000)
-    patterns = {aid: min(2**k, iters) if k > 1 else 0 for aid, k, _ in sizes}
-    seconds = sum(patterns.values()) * PERMUTATION_S[iterative]
+    perm = {aid: permutation_cost(k, method, iters) for aid, k, _ in sizes}
+    seconds = sum(s for _, s in perm.values())
     if seconds > SLOW_S:
-        big = max(patterns, key=patterns.get)
+        big = max(perm, key=lambda aid: perm[aid][0])
         out.append(
             Problem(
                 label,
                 None,
                 "sensitivity.permutations",
-                f"warning: the permutation tests will fit {sum(patterns.values()):,} sign patterns"
-                f" with {method} ({len(patterns)} analyses, largest: {big} with"
-                f" {patterns[big]:,}): about {_human_s(seconds)}; lower"
+                f"warning: the permutation tests will fit {sum(n for n, _ in perm.values()):,}"
+                f" sign patterns with {method} ({len(perm)} analyses, largest: {big}, k ="
+                f" {ks[big]}, {perm[big][0]:,} patterns): about {_human_s(seconds)}; lower"
                 f" sensitivity.permutations (now {iters:,})",
             )
         )

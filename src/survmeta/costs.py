@@ -6,18 +6,20 @@ runs the exact test when 2^k <= iter). Both grow without a word from the workflo
 the config check estimates them from the tables and warns (it does not stop) when a
 run will take more than about a minute or write more than ~50 MB.
 
-The unit costs were measured with this code on the project's 2-core machine
-(``bench``-style timing of :func:`survmeta.estimators.gosh.gosh`, ``write_gosh_csv``,
-the report's reader and GOSH plot, and ``permutest``; k = 10-40, random data):
+The unit costs were measured with this code on the project's 2-core machine, shared
+(``bench/costs.py``; k = 10-40, random data, two runs):
 
-- GOSH fit per subset: iterative estimators (REML, ML, PM, PMM, EB) 3-70 µs (REML
-  18-70 µs), closed-form ones (DL, HE, HS, HSk, SJ) 0.7-2.2 µs; writing, re-reading
-  and plotting each row 10 µs more (4 + 4 + 2).
-- Permutation test per sign pattern: iterative 6-33 µs (REML with knha 27-33 µs),
-  closed-form 0.7-2.2 µs (issue 19 measured 10^7 patterns at k = 30 in 270 s: 27 µs).
-- GOSH CSV: about 80 bytes per row plus the ``included`` labels (k/2 on average).
+- GOSH fit per subset: iterative estimators (REML, ML, PM, EB) 0.8-184 µs, data-
+  dependent (REML 18-70 µs on most datasets, 184 µs on one at k = 30 where many
+  subsets converge slowly); closed-form ones (DL, HE, SJ) 0.7-2.2 µs. Writing,
+  re-reading and plotting each row: 10-22 µs more (write 3-5, read 3-4, plot 2-14).
+- Permutation test per sign pattern: iterative 6-73 µs (REML with knha 17-73 µs),
+  closed-form 0.7-2.8 µs. Issue 19 measured 10^7 patterns at k = 30 in 270 s: 27 µs.
+- GOSH CSV: about 80 bytes per row plus the ``included`` labels (k/2 on average);
+  268-396 bytes per row measured at k = 20-30.
 
-The estimate takes the upper end for iterative methods: better to warn a little early.
+The model takes a typical iterative cost, not the worst: an estimate within a factor of
+about 3, enough to say "minutes" or "a few hundred MB" before the run.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from .problems import Problem
 
 #: Seconds per GOSH subset fit and per permutation, by whether the estimator iterates.
 ITERATIVE = ("REML", "ML", "PM", "PMM", "EB")
-GOSH_FIT_S = {True: 50e-6, False: 2e-6}
+GOSH_FIT_S = {True: 60e-6, False: 2e-6}
 GOSH_ROW_S = 10e-6
 PERMUTATION_S = {True: 30e-6, False: 2e-6}
 GOSH_ROW_BYTES = 80
@@ -119,7 +121,7 @@ def cost_warnings(tables: dict, config: dict, label: str) -> list[Problem]:
                 None,
                 "sensitivity.permutations",
                 f"warning: the permutation tests will fit {sum(n for n, _ in perm.values()):,}"
-                f" sign patterns with {method} ({len(perm)} analyses, largest: {big}, k ="
+                f" sign patterns with {method} (largest: {big}, k ="
                 f" {ks[big]}, {perm[big][0]:,} patterns): about {_human_s(seconds)}; lower"
                 f" sensitivity.permutations (now {iters:,})",
             )

@@ -607,3 +607,13 @@ def test_xlsx_blank_rows_keep_sheet_row_numbers(data):
     assert _xlsx_problems(data, inputs) == [
         "arms.xlsx:6:n: 'n/a' is not a number, expected a whole number > 0"
     ]
+
+
+def test_not_utf8_names_the_line(data):
+    path = data / NELM / "studies.csv"
+    rows = path.read_bytes().split(b"\n")
+    rows[3] = rows[3].replace(b"Du", b"D\xfc", 1)  # a Latin-1 u-umlaut on line 4
+    path.write_bytes(b"\n".join(rows))
+    assert problems(data) == [
+        "data/nelm/studies.csv:4: byte 0xfc is not UTF-8 text; expected the file saved as CSV UTF-8"
+    ]

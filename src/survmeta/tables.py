@@ -171,6 +171,11 @@ def column_letter(j: int) -> str:
     return out
 
 
+def is_workbook(path: Path) -> bool:
+    """Whether ``path`` is read as an Excel workbook (else as CSV)."""
+    return Path(path).suffix.lower() in (".xlsx", ".xlsm")
+
+
 def _csv_records(path: Path):
     """(row number, [cell text], {}) per CSV record; a blank line is a row too."""
     with path.open(encoding="utf-8-sig", newline="") as fh:
@@ -253,8 +258,7 @@ def read_table_text(
 
     path = Path(path)
     label = label or str(path)
-    excel = path.suffix.lower() in (".xlsx", ".xlsm")
-    records = _excel_records(path, table, label) if excel else _csv_records(path)
+    records = _excel_records(path, table, label) if is_workbook(path) else _csv_records(path)
     header: list[str] | None = None
     header_row, header_notes = 1, {}
     rows, numbers, problems = [], [], []

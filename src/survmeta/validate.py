@@ -26,6 +26,7 @@ from .tables import (
     DEFAULT_MODALITIES,
     Column,
     TableSpec,
+    is_workbook,
     read_table_text,
     table_specs,
 )
@@ -395,6 +396,22 @@ def _curve_checks(
     return problems
 
 
+def _not_utf8(path: Path, label: str) -> Problem:
+    """Where a CSV stops being UTF-8 (a spreadsheet's "CSV" in a legacy code page)."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        return Problem(
+            label,
+            line,
+            None,
+            f"byte 0x{data[err.start]:02x} is not UTF-8 text; expected the file saved as CSV UTF-8",
+        )
+    return Problem(label, None, None, "cannot be read as UTF-8 text")
+
+
 #: What reading a file that is not a table can raise (a text file that is not UTF-8, a
 #: NUL byte, a damaged or renamed workbook).
 READ_ERRORS = (UnicodeDecodeError, ValueError, csv.Error, OSError, zipfile.BadZipFile, KeyError)
@@ -423,6 +440,12 @@ def load_inputs(inputs: dict, base: str | Path = ".", arm_classes=None, modaliti
             continue
         try:
             raw = read_table_text(path, name, label)
+        except UnicodeDecodeError as err:
+            if is_workbook(path):
+                problems.append(Problem(label, None, None, f"cannot be read as a table ({err})"))
+            else:
+                problems.append(_not_utf8(path, label))
+            continue
         except READ_ERRORS as err:
             problems.append(Problem(label, None, None, f"cannot be read as a table ({err})"))
             continue

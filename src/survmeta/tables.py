@@ -193,7 +193,7 @@ def _excel_text(value) -> str:
     return str(value)
 
 
-def _excel_records(path: Path, table: str | None, label: str):
+def _excel_records(path: Path, table: str | None):
     """(row number, [cell text], {column index: problem}) per row of the table's sheet.
 
     The sheet named for the table, else the first visible sheet (a hidden sheet is
@@ -258,7 +258,7 @@ def read_table_text(
 
     path = Path(path)
     label = label or str(path)
-    records = _excel_records(path, table, label) if is_workbook(path) else _csv_records(path)
+    records = _excel_records(path, table) if is_workbook(path) else _csv_records(path)
     header: list[str] | None = None
     header_row, header_notes = 1, {}
     rows, numbers, problems = [], [], []

@@ -600,3 +600,81 @@ def test_each_shape_ends_in_results_or_clean_messages(shape, tmp_path):
         raise
     assert not shape.known, f"fixed: remove {shape.known!r} from KNOWN and from this shape"
     assert outcome == shape.ends
+
+
+#: Config keys a team edits, as paths into the config (integers index lists).
+CONFIG_PATHS = [
+    ("pooling",),
+    ("pooling", "method"),
+    ("pooling", "test"),
+    ("pooling", "level"),
+    ("sensitivity",),
+    ("sensitivity", "methods"),
+    ("sensitivity", "tests"),
+    ("sensitivity", "gosh"),
+    ("sensitivity", "gosh_subsets"),
+    ("sensitivity", "permutations"),
+    ("dependence",),
+    ("bayes",),
+    ("bayes", "priors"),
+    ("rmst",),
+    ("rmst", "horizon"),
+    ("multiarm",),
+    ("arm_classes",),
+    ("modalities",),
+    ("analyses",),
+    ("analyses", 0),
+    ("analyses", 0, "id"),
+    ("analyses", 0, "treatment"),
+    ("analyses", 1, "control"),
+    ("analyses", 0, "outcome"),
+    ("analyses", 1, "subgroups"),
+    ("analyses", 1, "metareg"),
+    ("inputs",),
+]
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 2**40),
+    st.floats(),
+    st.text(max_size=6),
+    st.sampled_from(["REML", "cr2", "auto", "halfnormal", "liver_directed", "os", "year"]),
+)
+json_values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
+    max_leaves=6,
+)
+SHIPPED_TABLES = load_inputs(CONFIG["inputs"], ROOT, modalities=CONFIG["modalities"])
+
+
+@settings(max_examples=400 if LONG else 150, deadline=None)
+@given(
+    edits=st.lists(st.tuples(st.sampled_from(CONFIG_PATHS), json_values), min_size=1, max_size=3)
+)
+def test_any_config_value_gives_clean_lines(edits):
+    """Whatever a key holds, the config checks answer with lines, never an exception."""
+    config = copy.deepcopy(CONFIG)
+    for path, value in edits:
+        node = config
+        for part in path[:-1]:
+            if isinstance(node, dict):
+                node = node.setdefault(part, {})
+            elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+                node = node[part]
+            else:
+                break
+        else:
+            if isinstance(node, dict):
+                node[path[-1]] = value
+            elif isinstance(node, list) and isinstance(path[-1], int) and path[-1] < len(node):
+                node[path[-1]] = value
+    problems = config_problems(config, SCHEMA, "config.yaml")
+    if problems:
+        clean(problems, ("config.yaml",))
+        return
+    config = with_defaults(config, SCHEMA)
+    for line in map(str, table_problems(SHIPPED_TABLES, config, "config.yaml")):
+        assert line.startswith("config.yaml:") and len(line.splitlines()) == 1, line
+    for line in map(str, cost_warnings(SHIPPED_TABLES, config, "config.yaml")):
+        assert len(line.splitlines()) == 1, line

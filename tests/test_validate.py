@@ -1,5 +1,6 @@
 """Bad input: one line per problem naming file, spreadsheet row and column."""
 
+import csv
 import shutil
 from pathlib import Path
 
@@ -275,7 +276,8 @@ def test_missing_required_column(data):
             "contrasts",
             "os,ldt,no_ldt,,,,",
             "os,ldt,no_ldt,0.6,0.8,0.4,",
-            "data/nelm/contrasts.csv:2:ci_low: CI (0.8, 0.4) is reversed",
+            "data/nelm/contrasts.csv:2:ci_low: CI (0.8, 0.4) is reversed; expected ci_low < "
+            "ci_high",
         ),
         (
             "contrasts",
@@ -295,3 +297,323 @@ def test_more_problems_are_named(data, table, old, new, expected):
     edit(data / "data" / "nelm" / f"{table}.csv", old, new)
     found = problems(data)
     assert expected in found, found
+
+
+# --- helpers that edit a table as a spreadsheet would (cells by row number and column name)
+
+
+def read_rows(path: Path) -> list[list[str]]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        return list(csv.reader(fh))
+
+
+def write_rows(path: Path, rows) -> None:
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh, lineterminator="\n").writerows(rows)
+
+
+def set_cells(path: Path, cells: dict) -> None:
+    """Set {(spreadsheet row, column name): text}; a new column is added at the end."""
+    rows = read_rows(path)
+    for (row, col), value in cells.items():
+        if col not in rows[0]:
+            for r in rows:
+                r.append(col if r is rows[0] else "")
+        rows[row - 1][rows[0].index(col)] = value
+    write_rows(path, rows)
+
+
+NELM = Path("data") / "nelm"
+
+
+# --- item 6 of issue 19: contrasts that cannot be a comparison
+
+
+def test_contrast_of_an_arm_with_itself(data):
+    set_cells(data / NELM / "contrasts.csv", {(2, "ref_arm_id"): "ldt"})
+    assert problems(data) == [
+        "data/nelm/contrasts.csv:2:ref_arm_id: 'ldt' is also the arm_id; expected two different "
+        "arms"
+    ]
+
+
+def test_same_pair_in_both_orientations(data):
+    path = data / NELM / "contrasts.csv"
+    rows = read_rows(path)
+    rows.append(["CCR_EHD_PMC11395682", "os", "no_ldt", "ldt"] + [""] * (len(rows[0]) - 4))
+    write_rows(path, rows)
+    assert problems(data) == [
+        "data/nelm/contrasts.csv:4:arm_id: no_ldt vs ldt is row 2's pair the other way round; "
+        "expected one row per pair of arms (an HR of the reverse comparison is 1/HR)"
+    ]
+
+
+def test_events_total_above_both_arms_n(data):
+    path = data / NELM / "contrasts.csv"
+    set_cells(path, {(2, "events_total"): "328"})  # ldt n = 71, no_ldt n = 256
+    assert problems(data) == [
+        "data/nelm/contrasts.csv:2:events_total: 328 is above the two arms' n (71 + 256 = 327); "
+        "expected at most 327"
+    ]
+    set_cells(path, {(2, "events_total"): "327"})
+    load_inputs(CONFIG["inputs"], data)
+
+
+# --- issue 16: follow-up minimum <= median <= maximum
+
+
+@pytest.mark.parametrize(
+    "fmin,fmed,fmax,expected",
+    [
+        (
+            "50",
+            "44",
+            "",
+            "data/nelm/arms.csv:5:followup_min_months: 50 is above the median follow-up 44 "
+            "(followup_months); expected minimum <= median",
+        ),
+        (
+            "",
+            "44",
+            "40",
+            "data/nelm/arms.csv:5:followup_months: 44 is above the maximum follow-up 40 "
+            "(followup_max_months); expected median <= maximum",
+        ),
+        (
+            "60",
+            "",
+            "50",
+            "data/nelm/arms.csv:5:followup_min_months: 60 is above the maximum 50",
+        ),
+    ],
+)
+def test_followup_out_of_order(data, fmin, fmed, fmax, expected):
+    cells = {"followup_min_months": fmin, "followup_months": fmed, "followup_max_months": fmax}
+    set_cells(data / NELM / "arms.csv", {(5, c): v for c, v in cells.items()})
+    assert problems(data) == [expected]
+
+
+@pytest.mark.parametrize(
+    "fmin,fmed,fmax", [("44", "44", "44"), ("12", "44", "44"), ("44", "", "44")]
+)
+def test_followup_equal_bounds_allowed(data, fmin, fmed, fmax):
+    cells = {"followup_min_months": fmin, "followup_months": fmed, "followup_max_months": fmax}
+    set_cells(data / NELM / "arms.csv", {(5, c): v for c, v in cells.items()})
+    load_inputs(CONFIG["inputs"], data)
+
+
+# --- item 8: reading tables
+
+
+def test_equal_ci_bounds_are_not_called_reversed(data):
+    set_cells(data / NELM / "contrasts.csv", {(2, "hr"): "0.62", (2, "ci_low"): "0.62"})
+    set_cells(data / NELM / "contrasts.csv", {(2, "ci_high"): "0.62"})
+    assert problems(data) == [
+        "data/nelm/contrasts.csv:2:ci_low: CI (0.62, 0.62) has zero width (equal bounds); "
+        "expected ci_low < ci_high"
+    ]
+
+
+@pytest.mark.parametrize("header_too", [True, False])
+def test_trailing_comma_on_every_row_reads_as_without(data, header_too):
+    path = data / NELM / "arms.csv"
+    before = load_inputs(CONFIG["inputs"], data)["arms"]
+    rows = read_rows(path)
+    write_rows(path, [r + [""] if (i or header_too) else r for i, r in enumerate(rows)])
+    _typed_equal(load_inputs(CONFIG["inputs"], data)["arms"], before)
+
+
+def test_value_under_no_header(data):
+    path = data / NELM / "studies.csv"
+    rows = read_rows(path)
+    rows[2].append("stray")
+    write_rows(path, rows)
+    assert problems(data) == [
+        "data/nelm/studies.csv:3:column H: 'stray' is under no header; expected a column name in "
+        "row 1 or no value"
+    ]
+
+
+def test_blank_rows_keep_the_file_row_numbers(data):
+    path = data / NELM / "arms.csv"
+    rows = read_rows(path)
+    width = len(rows[0])
+    rows[3][5] = "O.62"  # row 4: the n of an arm
+    write_rows(path, [rows[0], [], [""] * width, *rows[1:]])  # a blank line, a row of commas
+    assert problems(data) == [
+        "data/nelm/arms.csv:6:n: 'O.62' is not a number, expected a whole number > 0"
+    ]
+
+
+def test_line_break_in_a_cell_stays_one_line(data):
+    set_cells(data / NELM / "arms.csv", {(2, "study_id"): "Kim\n2010"})
+    assert problems(data) == ["data/nelm/arms.csv:2:study_id: 'Kim\\n2010' is not in studies"]
+
+
+def test_a_cell_over_two_lines_is_one_row(data):
+    path = data / NELM / "arms.csv"
+    set_cells(path, {(2, "quote"): "first line\nsecond line", (4, "n"): "many"})
+    assert problems(data) == [
+        "data/nelm/arms.csv:4:n: 'many' is not a number, expected a whole number > 0"
+    ]
+
+
+def test_control_characters_in_messages_are_escaped():
+    from survmeta.problems import Problem
+
+    line = str(Problem("a.csv", 2, "x", "'a\r\nb\tc\x0bd\u2028e' is odd"))
+    assert line == "a.csv:2:x: 'a\\r\\nb\\tc\\x0bd\\u2028e' is odd"
+    assert len(line.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("4_0", "'4_0' is not a number, expected a whole number > 0"),
+        ("1_000", "'1_000' is not a number, expected a whole number > 0"),
+        ("٣", "'٣' is not a number, expected a whole number > 0"),
+        ("0x1c", "'0x1c' is not a number, expected a whole number > 0"),
+        ("inf", "'inf' is not a finite number, expected a whole number > 0"),
+        ("nan", "'nan' is not a finite number, expected a whole number > 0"),
+        ("1e400", "'1e400' is not a finite number, expected a whole number > 0"),
+    ],
+)
+def test_python_number_spellings_are_not_numbers(data, text, expected):
+    set_cells(data / NELM / "arms.csv", {(2, "n"): text})
+    assert problems(data) == [f"data/nelm/arms.csv:2:n: {expected}"]
+
+
+@pytest.mark.parametrize("text,value", [("28", 28), ("+28", 28), ("28.0", 28), ("2.8e1", 28)])
+def test_plain_number_spellings_are_read(data, text, value):
+    set_cells(data / NELM / "arms.csv", {(2, "n"): text})
+    assert load_inputs(CONFIG["inputs"], data)["arms"].at[0, "n"] == value
+
+
+def test_extreme_but_valid_numbers_are_accepted(data):
+    path = data / NELM / "contrasts.csv"
+    cells = {"hr": "1e-300", "ci_low": "1e-301", "ci_high": "1e-299", "p_value": "1e-320"}
+    set_cells(path, {(2, c): v for c, v in cells.items()})
+    cells = {"hr": "1e300", "ci_low": "1e299", "ci_high": "1e301"}
+    set_cells(path, {(3, c): v for c, v in cells.items()})
+    row = load_inputs(CONFIG["inputs"], data)["contrasts"].iloc[0]
+    assert row["hr"] == 1e-300 and row["p_value"] == "1e-320"
+
+
+@pytest.mark.parametrize("na", ["NA", "None", "null", "nan", "N/A", "NaN", "#N/A"])
+def test_na_like_ids_and_values_are_text(data, na):
+    old = "Kim2010"
+    for name in ("studies", "arms"):
+        path = data / NELM / f"{name}.csv"
+        path.write_text(path.read_text(encoding="utf-8").replace(old, na), encoding="utf-8")
+    tables = load_inputs(CONFIG["inputs"], data)
+    assert tables["studies"].at[0, "study_id"] == na
+    assert list(tables["arms"]["study_id"][:3]) == [na] * 3
+
+
+# --- .xlsx: formulas, errors, hidden sheets
+
+
+def _arms_book(data):
+    """The shipped tables with arms as a workbook (other tables stay CSV)."""
+    import pandas as pd
+
+    df = pd.read_csv(data / NELM / "arms.csv", dtype=str, keep_default_na=False).apply(_numeric)
+    df.to_excel(data / "arms.xlsx", index=False)
+    return {**CONFIG["inputs"], "arms": "arms.xlsx"}
+
+
+def _xlsx_problems(data, inputs):
+    with pytest.raises(InputError) as err:
+        load_inputs(inputs, data)
+    return [str(p) for p in err.value.problems]
+
+
+def test_xlsx_formula_without_saved_value_is_a_problem(data):
+    import openpyxl
+
+    inputs = _arms_book(data)
+    book = openpyxl.load_workbook(data / "arms.xlsx")
+    book.active["F2"] = "=20+8"  # n of row 2, written without a computed value (as openpyxl does)
+    book.save(data / "arms.xlsx")
+    assert _xlsx_problems(data, inputs) == [
+        "arms.xlsx:2:n: formula =20+8 has no saved value (the file was written without "
+        "computing it); expected a value: open and save the workbook in Excel or LibreOffice, "
+        "or type the value"
+    ]
+
+
+def test_xlsx_formula_with_saved_value_is_read(data):
+    import openpyxl
+
+    inputs = _arms_book(data)
+    book = openpyxl.load_workbook(data / "arms.xlsx")
+    book.active["F2"] = "=20+8"
+    book.save(data / "arms.xlsx")
+    _store_cached_value(data / "arms.xlsx", "F2", "28")  # as Excel saves it: <f> and <v>
+    assert load_inputs(inputs, data)["arms"].at[0, "n"] == 28
+
+
+def _store_cached_value(path: Path, ref: str, value: str) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:
+        parts = {name: z.read(name) for name in z.namelist()}
+    sheet = "xl/worksheets/sheet1.xml"
+    xml = parts[sheet].decode()
+    start = xml.index(f'<c r="{ref}"')
+    end = xml.index("</c>", start)
+    assert "<v />" in xml[start:end]
+    parts[sheet] = (
+        xml[:start] + xml[start:end].replace("<v />", f"<v>{value}</v>") + xml[end:]
+    ).encode()
+    with zipfile.ZipFile(path, "w") as z:
+        for name, content in parts.items():
+            z.writestr(name, content)
+
+
+def test_xlsx_error_cell_is_a_problem(data):
+    import openpyxl
+
+    inputs = _arms_book(data)
+    book = openpyxl.load_workbook(data / "arms.xlsx")
+    book.active["G2"] = "#DIV/0!"  # events of row 2
+    book.save(data / "arms.xlsx")
+    assert _xlsx_problems(data, inputs) == [
+        "arms.xlsx:2:events: the cell holds the error #DIV/0!; expected a value"
+    ]
+
+
+def test_xlsx_hidden_first_sheet_is_not_used(data):
+    import openpyxl
+
+    inputs = _arms_book(data)
+    book = openpyxl.load_workbook(data / "arms.xlsx")
+    old = book.create_sheet("old draft", 0)
+    old.append(["study_id", "arm_id"])
+    old.append(["Nobody", "x"])
+    old.sheet_state = "hidden"
+    book.save(data / "arms.xlsx")
+    assert len(load_inputs(inputs, data)["arms"]) == 24
+
+
+def test_xlsx_blank_rows_keep_sheet_row_numbers(data):
+    import openpyxl
+
+    inputs = _arms_book(data)
+    book = openpyxl.load_workbook(data / "arms.xlsx")
+    book.active.insert_rows(2, amount=2)
+    book.active["F6"] = "n/a"  # the n of the shipped row 4
+    book.save(data / "arms.xlsx")
+    assert _xlsx_problems(data, inputs) == [
+        "arms.xlsx:6:n: 'n/a' is not a number, expected a whole number > 0"
+    ]
+
+
+def test_not_utf8_names_the_line(data):
+    path = data / NELM / "studies.csv"
+    rows = path.read_bytes().split(b"\n")
+    rows[3] = rows[3].replace(b"Du", b"D\xfc", 1)  # a Latin-1 u-umlaut on line 4
+    path.write_bytes(b"\n".join(rows))
+    assert problems(data) == [
+        "data/nelm/studies.csv:4: byte 0xfc is not UTF-8 text; expected the file saved as CSV UTF-8"
+    ]

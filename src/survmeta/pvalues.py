@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-_P_RE = re.compile(r"^\s*(?:p\s*)?(=|<=|<|≤)?\s*(\d*\.?\d+(?:[eE][-+]?\d+)?)\s*$", re.IGNORECASE)
+#: ASCII digits only (``re.ASCII``): ``\d`` alone also matches other scripts' digits.
+_P_RE = re.compile(
+    r"^\s*(?:p\s*)?(=|<=|<|≤)?\s*(\d*\.?\d+(?:[eE][-+]?\d+)?)\s*$", re.IGNORECASE | re.ASCII
+)
 
 
 class PValue(NamedTuple):

@@ -24,12 +24,7 @@ from survmeta.outputs import (
     output_paths,
     validated_path,
 )
-from survmeta.config import (
-    analysis_problems,
-    missing_files,
-    schema_problems,
-    unmatched_analyses,
-)
+from survmeta.config import config_problems, missing_files, table_problems
 
 SCHEMA = Path(workflow.current_basedir) / "../schemas/config.schema.yaml"
 
@@ -49,8 +44,7 @@ def stop(problems, what):
 
 
 def check_config():
-    problems = schema_problems(config, SCHEMA, config_label())
-    problems = problems or analysis_problems(config, config_label())
+    problems = config_problems(config, SCHEMA, config_label())
     if problems:
         stop(problems, "the config")
     missing = missing_files(config["inputs"])
@@ -60,11 +54,14 @@ def check_config():
 
 
 def check_inputs():
-    """Stop when a table breaks the contract or an analysis matches no study.
+    """Stop when a table breaks the contract or the config does not fit the tables (an
+    analysis that matches no study, a subgroup column no study has); warn when a
+    setting will be slow or write large files.
 
     Run at onstart: after the DAG is built and only when a job is to run (a no-op
     rerun does not load pandas), always before any job writes anything.
     """
+    from survmeta.costs import cost_warnings
     from survmeta.validate import InputError, load_inputs
 
     try:
@@ -75,9 +72,11 @@ def check_inputs():
         )
     except InputError as err:
         stop(err.problems, "the input tables")
-    problems = unmatched_analyses(tables, config, config_label())
+    problems = table_problems(tables, config, config_label())
     if problems:
         stop(problems, "the config")
+    for warning in cost_warnings(tables, config, config_label()):
+        print(warning, file=sys.stderr)
 
 
 check_config()

@@ -8,17 +8,15 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
 
-import pandas as pd  # noqa: E402
-
 from survmeta.diagnostics import analysis_tables, diagnostic_rows, gosh_table  # noqa: E402
-from survmeta.io import write_csv, write_text  # noqa: E402
+from survmeta.io import read_result, write_csv, write_text  # noqa: E402
 from survmeta.outputs import gosh_path, sensitivity_path  # noqa: E402
 from survmeta.pool import bayes_tables, pool_tables  # noqa: E402
 
 out, p = snakemake.output, snakemake.params  # noqa: F821
 inp = snakemake.input  # noqa: F821
-effects = pd.read_csv(inp.effects, keep_default_na=False, na_values=[""])
-univariate = pd.read_csv(inp.univariate, keep_default_na=False, na_values=[""])
+effects = read_result(inp.effects)
+univariate = read_result(inp.univariate)
 config = {"analyses": p.analyses, "pooling": p.pooling, "sensitivity": p.sensitivity,
           "bayes": p.bayes, "dependence": p.dependence}  # fmt: skip
 pooled = pool_tables(effects, config, univariate)

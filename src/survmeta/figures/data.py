@@ -127,7 +127,9 @@ def status_ok(df: pd.DataFrame | None) -> tuple[bool, str]:
 
 def read_table(path) -> pd.DataFrame:
     """A result CSV as written by the workflow (blank cells are missing, nothing else is)."""
-    return pd.read_csv(path, keep_default_na=False, na_values=[""])
+    from ..io import read_result  # the one reader of result tables
+
+    return read_result(path)
 
 
 def sensitivity_tables(paths: Iterable) -> dict[str, dict[str, pd.DataFrame]]:

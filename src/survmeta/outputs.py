@@ -49,7 +49,7 @@ POOLED_COLUMNS = (
     "analysis_id subgroup method test main metric level k estimate se ci_low ci_high pi_low "
     "pi_high tau2 tau2_ci_low tau2_ci_high i2 h2 q q_df q_p stat p hr hr_ci_low hr_ci_high "
     "hr_pi_low hr_pi_high status model dependence k_studies sigma2_study sigma2_comparison "
-    "tau2_pl_low tau2_pl_high df"
+    "tau2_pl_low tau2_pl_high df notes"
 ).split()
 #: pooled.csv's contract names of the values the engine and the sensitivity tables call by
 #: metafor's names (the one translation between the two vocabularies).
@@ -97,7 +97,7 @@ COLUMNS = {
     "subgroups_common": "term estimate se zval pval ci_lb ci_ub qm qmp r2",
     "metareg": "moderator term estimate se zval pval ci_lb ci_ub qm qmp r2",
     "leave1study": "study_id estimate se zval pval ci_lb ci_ub q qp pi_lb pi_ub sigma2_study "
-    "sigma2_comparison",
+    "sigma2_comparison notes",
     "hazard_based": "model dependence method test k k_studies estimate se zval pval ci_lb ci_ub "
     "pi_lb pi_ub tau2 sigma2_study sigma2_comparison",
 }

@@ -267,7 +267,7 @@ def _mv_rows(analysis, subgroup, rows, grid, pooling, level) -> tuple[list[dict]
                 "pval": res.pval[0, 0], "dfs": res.dfs, "sigma2_study": res.sigma2_study,
                 "sigma2_comparison": res.sigma2_comparison,
             }  # fmt: skip
-            row["status"] = "; ".join(("ok", *res.notes)) if res.notes else "ok"
+            row["status"], row["notes"] = "ok", "; ".join(res.notes)
             if test == "cr2":
                 try:
                     rb = robust_cr2(mv, level)

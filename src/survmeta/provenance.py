@@ -35,10 +35,11 @@ def shown_path(path) -> str:
     return p.name if p.is_absolute() else str(path)
 
 
-def input_checksums(inputs: dict) -> list[dict]:
-    """One record per configured input table: its name, path as configured, SHA-256."""
+def input_checksums(inputs: dict, base: Path | str = ".") -> list[dict]:
+    """One record per configured input table: its name, path as configured, SHA-256 (of the
+    file at ``base``/path)."""
     return [
-        {"table": name, "path": shown_path(path), "sha256": sha256(path)}
+        {"table": name, "path": shown_path(path), "sha256": sha256(Path(base) / path)}
         for name, path in inputs.items()
     ]
 

@@ -1,41 +1,19 @@
-"""Harmonize every study comparison of every analysis (thin adapter over survmeta)."""
+"""Harmonize every study comparison of every analysis (thin adapter over survmeta.jobs)."""
 
 import sys
 
 sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
 
-import pandas as pd  # noqa: E402
-
-from survmeta.dependence import multilevel  # noqa: E402
-from survmeta.harmonize.run import EFFECT_COLUMNS, effects_for, harmonize  # noqa: E402
-from survmeta.harmonize.survival_extras import survival_extras  # noqa: E402
 from survmeta.io import write_csv  # noqa: E402
+from survmeta.jobs import harmonize_job  # noqa: E402
 from survmeta.outputs import validated_path  # noqa: E402
-from survmeta.provenance import INPUT_COLUMNS, input_checksums  # noqa: E402
-from survmeta.validate import load_inputs  # noqa: E402
 
-out_files, p = snakemake.output, snakemake.params  # noqa: F821
-tables = load_inputs(p.inputs, arm_classes=p.arm_classes, modalities=p.modalities)
-config = {"analyses": p.analyses, "multiarm": p.multiarm, "rmst": p.rmst,
-          "dependence": p.dependence}  # fmt: skip
-out = harmonize(tables, config)
-# A multilevel analysis keeps its arms whole; its univariate sensitivity pools need the
-# comparisons with the shared arm split and with the arms combined (methods.md section 4).
-alternatives = [
-    effects_for(tables, analysis, mode, p.rmst)
-    for analysis in p.analyses
-    if multilevel(out["effects"].loc[out["effects"]["analysis_id"] == analysis["id"], "study_id"],
-                  p.dependence)
-    for mode in ("split", "combine")
-]  # fmt: skip
-univariate = pd.concat(alternatives) if alternatives else pd.DataFrame(columns=EFFECT_COLUMNS)
-write_csv(out_files.univariate, univariate)
-for name in ("effects", "excluded", "derivations"):
-    write_csv(out_files[name], out[name])
-for name, table in tables.items():  # the typed, checked tables the report reads
+out = snakemake.output  # noqa: F821
+result = harmonize_job(snakemake.config)  # noqa: F821
+for name in ("effects", "excluded", "derivations", "univariate", "reconstructed", "inputs"):
+    write_csv(out[name], result[name])
+for name, table in result["tables"].items():  # the typed, checked tables the report reads
     path = validated_path(name)
-    assert path in out_files.validated, path
+    assert path in out.validated, path
     write_csv(path, table)
-write_csv(out_files.reconstructed, survival_extras(tables, config)["reconstructed"])
-write_csv(out_files.inputs, pd.DataFrame(input_checksums(p.inputs), columns=INPUT_COLUMNS))
-print(f"validated {', '.join(tables)}; {len(out['effects'])} effects", file=sys.stderr)
+print(f"validated {', '.join(result['tables'])}; {len(result['effects'])} effects", file=sys.stderr)

@@ -359,5 +359,5 @@ def leave1study(y, V, study, method="REML", test="z", level=0.95) -> list[dict]:
             pi_lb=pred.pi_lb[0], pi_ub=pred.pi_ub[0], sigma2_study=res.sigma2_study,
             sigma2_comparison=res.sigma2_comparison,
         )  # fmt: skip
-        out.append({**rec, "status": "; ".join(res.notes) or "ok"})
+        out.append({**rec, "status": "ok", "notes": "; ".join(res.notes)})
     return out

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ..io import atomic_open
+from ..io import atomic_open, escape_cell
 from .design import Intercept
 from .dist import binom_pmf
 from .sensitivity import check_data, require_model
@@ -281,6 +281,7 @@ def write_gosh_csv(
     if labels is not None:
         header.insert(1, "included")
         fmt = "%d,%s," + fmt[3:]
+        labels = [escape_cell(str(s)) for s in labels]  # a spreadsheet must not run them
         names = included(df["mask"].to_numpy(), labels)
         if any(_needs_quotes(str(s)) for s in labels):  # quote as pandas' to_csv does
             names = ['"' + s.replace('"', '""') + '"' if _needs_quotes(s) else s for s in names]

@@ -265,9 +265,17 @@ def harmonize_analysis(
                 "hazard_based": m.hazard_based,
                 "ph_p": ph.p if (ph := ph_test(comp)) is not None else None,
                 "rmst_horizon": horizon,
+                # a studies column the analysis groups or regresses on (design.md: any)
+                **{c: study[c] for c in _study_columns(analysis) if c in study.index},
             }
         )
     return effects, excluded, derivations
+
+
+def _study_columns(analysis: dict) -> list[str]:
+    """Columns of the studies table that the analysis's subgroups or meta-regression name."""
+    named = [analysis.get("subgroups"), *(analysis.get("metareg") or [])]
+    return [c for c in named if c and c not in EFFECT_COLUMNS]
 
 
 def main_multiarm(config: dict) -> str:
@@ -288,7 +296,8 @@ def effects_for(tables: dict, analysis: dict, multiarm: str, rmst=None) -> pd.Da
     if multiarm not in MULTIARM:
         raise ValueError(f"multiarm must be one of {', '.join(MULTIARM)}, not {multiarm!r}")
     effects, _, _ = harmonize_analysis(tables, analysis, multiarm, rmst)
-    return pd.DataFrame(effects, columns=EFFECT_COLUMNS)
+    extra = list(dict.fromkeys(c for row in effects for c in row if c not in EFFECT_COLUMNS))
+    return pd.DataFrame(effects, columns=EFFECT_COLUMNS + extra)
 
 
 def harmonize(tables: dict, config: dict) -> dict[str, pd.DataFrame]:
@@ -300,8 +309,9 @@ def harmonize(tables: dict, config: dict) -> dict[str, pd.DataFrame]:
         effects += e
         excluded += x
         derivations += d
+    extra = list(dict.fromkeys(c for row in effects for c in row if c not in EFFECT_COLUMNS))
     return {
-        "effects": pd.DataFrame(effects, columns=EFFECT_COLUMNS),
+        "effects": pd.DataFrame(effects, columns=EFFECT_COLUMNS + extra),
         "excluded": pd.DataFrame(excluded, columns=EXCLUDED_COLUMNS),
         "derivations": pd.DataFrame(derivations, columns=DERIVATION_COLUMNS),
     }

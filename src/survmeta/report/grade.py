@@ -25,12 +25,10 @@ Every count is of studies, not comparisons: a three-arm trial is one study.
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 
 from ..figures.data import status_ok
-from ..numbers import Scale, finite
+from ..numbers import Scale, finite, ratio
 
 
 def _ph_flags(rows: pd.DataFrame) -> list[str]:
@@ -134,7 +132,7 @@ def imprecision(fit: dict | None, scale: Scale | None = None) -> dict:
         if float(fit["ci_low"]) < 0 < float(fit["ci_high"]):
             return _domain("Imprecision", "serious", 1, reason + " includes no difference.")
         return _domain("Imprecision", "not serious", 0, reason + " excludes no difference.")
-    lo, hi = math.exp(fit["ci_low"]), math.exp(fit["ci_high"])
+    lo, hi = ratio(fit["ci_low"]), ratio(fit["ci_high"])
     if lo < 1 < hi:
         if lo < _APPRECIABLE[0] and hi > _APPRECIABLE[1]:
             return _domain(

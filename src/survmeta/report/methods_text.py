@@ -67,6 +67,32 @@ REFERENCES = {
     "heterogeneity. Res Synth Methods 2012;3:214-23.",
     "grade2011": "Guyatt GH, Oxman AD, Akl EA, et al. GRADE guidelines: 1. Introduction - GRADE "
     "evidence profiles and summary of findings tables. J Clin Epidemiol 2011;64:383-94.",
+    "hs2004": "Hunter JE, Schmidt FL. Methods of Meta-Analysis: Correcting Error and Bias in "
+    "Research Findings, 2nd ed. Sage, 2004.",
+    "viechtbauer2021": "Viechtbauer W. Median-unbiased estimators for the amount of "
+    "heterogeneity in meta-analysis. Eur Psychol 2021;26:335-43.",
+    "kh2003": "Knapp G, Hartung J. Improved tests for a random effects meta-regression with a "
+    "single covariate. Stat Med 2003;22:2693-710.",
+    "konstantopoulos2011": "Konstantopoulos S. Fixed effects and variance components estimation "
+    "in three-level meta-analysis. Res Synth Methods 2011;2:61-76.",
+    "pt2018": "Pustejovsky JE, Tipton E. Small-sample methods for cluster-robust variance "
+    "estimation and hypothesis testing in fixed effects models. J Bus Econ Stat "
+    "2018;36:672-83.",
+    "rover2020": "Röver C. Bayesian random-effects meta-analysis using the bayesmeta R package. "
+    "J Stat Softw 2020;93(6):1-51.",
+    "friede2017": "Friede T, Röver C, Wandel S, Neuenschwander B. Meta-analysis of few small "
+    "studies in orphan diseases. Res Synth Methods 2017;8:79-91.",
+    "rover2021": "Röver C, Bender R, Dias S, et al. On weakly informative prior distributions "
+    "for the heterogeneity parameter in Bayesian random-effects meta-analysis. Res Synth "
+    "Methods 2021;12:448-74.",
+    "gt1994": "Grambsch PM, Therneau TM. Proportional hazards tests and diagnostics based on "
+    "weighted residuals. Biometrika 1994;81:515-26.",
+    "rp2013": "Royston P, Parmar MKB. Restricted mean survival time: an alternative to the "
+    "hazard ratio for the design and analysis of randomized trials with a time-to-event "
+    "outcome. BMC Med Res Methodol 2013;13:152.",
+    "wei2015": "Wei Y, Royston P, Tierney JF, Parmar MKB. Meta-analysis of time-to-event "
+    "outcomes from randomized trials using restricted mean survival time: application with "
+    "individual participant data. Stat Med 2015;34:2881-98.",
 }
 
 
@@ -80,13 +106,31 @@ ESTIMATORS = {
     "SJ": ("Sidik-Jonkman", ("sj2005",)),
     "HE": ("Hedges (HE)", ("ho1985",)),
     "EB": ("empirical Bayes (EB)", ("morris1983",)),
+    "HS": ("Hunter-Schmidt (HS)", ("hs2004",)),
+    "HSk": ("Hunter-Schmidt with the small-sample correction (HSk)", ("hs2004",)),
+    "PMM": ("median-unbiased Paule-Mandel (PMM)", ("viechtbauer2021",)),
 }
 TESTS = {
     "z": ("Wald-type z test and normal-based confidence interval", ()),
+    "t": ("t distribution with k − 1 df and the z test's standard error", ()),
     "knha": (
         "Hartung-Knapp-Sidik-Jonkman method (t distribution with k − 1 df, not truncated)",
         ("hk2001", "sj2002", "inthout2014"),
     ),
+    "adhoc": (
+        "Hartung-Knapp method with Knapp and Hartung's ad hoc correction (never narrower than "
+        "the z test's standard error; t with k − 1 df)",
+        ("hk2001", "kh2003"),
+    ),
+    "cr2": (
+        "cluster-robust CR2 variance by study with Satterthwaite degrees of freedom",
+        ("pt2018",),
+    ),
+}
+PRIOR_TEXT = {
+    "halfnormal": "half-normal",
+    "halfcauchy": "half-Cauchy",
+    "uniform": "uniform",
 }
 
 
@@ -216,6 +260,7 @@ def methods_section(config: dict, used: dict[str, int], cite: Citer) -> dict:
             f"random sample when there are too many) {cite('olkin2012')}."
         )
     paras.append(sens_text)
+    paras += _model_paragraphs(config, pooling, level, cite)
     paras.append(
         "Certainty of the evidence is summarized in the GRADE manner "
         f"{cite('grade2011')} as a draft for the reviewers: the domains are rated by the fixed "
@@ -224,3 +269,59 @@ def methods_section(config: dict, used: dict[str, int], cite: Citer) -> dict:
 
     caveats = _caveats()
     return {"paragraphs": paras, "caveats": caveats}
+
+
+def _model_paragraphs(config: dict, pooling: dict, level: str, cite: Citer) -> list[str]:
+    """The multilevel model, the Bayesian pooling and the non-proportional-hazards measures."""
+    out = []
+    dependence = config.get("dependence", "auto")
+    if dependence != "univariate":
+        out.append(
+            (
+                "Every analysis in which a study gives more than one comparison"
+                if dependence == "auto"
+                else "Every analysis"
+            )
+            + " was pooled with a multilevel model that counts studies, not comparisons "
+            f"{cite('konstantopoulos2011')}: a random effect per study and one per comparison "
+            "within it (σ²_study, σ²_comparison, REML unless ML was chosen), with the sampling "
+            "covariance of comparisons that share an arm (the shared arm's 1/E, or half the "
+            "geometric mean of the two variances without its events; correlations capped at "
+            "0.99) so that a shared arm is counted once. Its t test and interval use studies − 1 "
+            "degrees of freedom, and a cluster-robust CR2 variance by study with Satterthwaite "
+            f"degrees of freedom {cite('pt2018')} is shown beside it; the prediction interval "
+            "adds both variance components. Q_E is Cochran's Q with the full sampling "
+            "covariance. The univariate pools with the shared arm split evenly, and with the "
+            f"arms combined {cite('cochrane')}, are shown beside it, with what each assumes; "
+            "leave-one-out, funnel-plot tests, trim-and-fill, GOSH and the permutation test, "
+            "which have no multilevel form, were run on the split comparisons and say so. The "
+            f"multilevel numbers reproduce metafor's rma.mv and clubSandwich {cite('metafor')}."
+        )
+    priors = list((config.get("bayes") or {}).get("priors") or
+                  [{"tau": "halfnormal", "scale": 0.5}])  # fmt: skip
+    named = [f"{PRIOR_TEXT.get(str(p['tau']), p['tau'])}({p['scale']})" for p in priors]
+    out.append(
+        "Because most of these analyses pool few studies, where τ is barely estimable and "
+        "frequentist intervals are fragile, each was also pooled by Bayesian random-effects "
+        f"meta-analysis {cite('rover2020')}: a flat prior on the mean effect and a "
+        f"{named[0]} prior on τ, weakly informative on the log hazard ratio scale "
+        f"{cite('friede2017', 'rover2021')}"
+        + (f", with {', '.join(named[1:])} as prior sensitivity" if len(named) > 1 else "")
+        + ". Posterior medians, equal-tailed credible and predictive intervals and the "
+        "probability that the treatment is better come from numerical integration over τ, "
+        "not sampling. A multilevel analysis was pooled from its split comparisons here."
+    )
+    out.append(
+        "Where a study's Kaplan-Meier curves were digitized, its patients were reconstructed "
+        "(Guyot) and the proportional-hazards assumption tested on them (Grambsch-Therneau, "
+        f"Kaplan-Meier time transform) {cite('gt1994')}; a study with p < 0.05 is flagged, "
+        "since its hazard ratio averages an effect that changes over time. For such studies "
+        "the restricted mean survival time difference up to a common horizon needs no "
+        f"proportional hazards {cite('rp2013', 'wei2015')}"
+        + (
+            " and is pooled as an analysis of its own (months; > 0 favours the treatment)."
+            if any(a.get("metric") == "rmst_diff" for a in config.get("analyses", []))
+            else " (configure an analysis with metric: rmst_diff to pool it)."
+        )
+    )
+    return out

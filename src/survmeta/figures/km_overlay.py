@@ -5,7 +5,8 @@ of the rebuilt patients (results/reconstructed.csv) drawn as steps, the points d
 from the paper (km_points) on top, and beneath the plot the numbers at risk at the paper's
 times, as reported (km_at_risk) and as rebuilt (patients with time >= t), a rebuilt number
 that differs from the reported one in bold. A reader sees at once where the rebuilt
-patients leave the published curve. Optionally the Grambsch-Therneau p in the subtitle.
+patients leave the published curve. Optionally the Grambsch-Therneau p of each comparison
+in the subtitle.
 """
 
 from __future__ import annotations
@@ -30,41 +31,63 @@ def _ticks(t_max: float) -> np.ndarray:
     return np.arange(0.0, t_max + 1e-9, step)
 
 
-def _p_text(p) -> str:
-    if not finite(p):
+def _p_text(ph_p) -> str:
+    """The subtitle: one p, or each comparison's ({comparison: p}) where a study gives
+    several."""
+    ps = ph_p if isinstance(ph_p, dict) else {"": ph_p}
+    ps = {k: float(p) for k, p in ps.items() if finite(p)}
+    if not ps:
         return ""
-    p = float(p)
-    text = "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
-    flag = " (below 0.05: the hazards may not be proportional)" if p < 0.05 else ""
-    return f"Grambsch-Therneau test of proportional hazards: {text}{flag}"
+    parts = [
+        (f"{who}: " if who and len(ps) > 1 else "") + ("p < 0.001" if p < 0.001 else f"p = {p:.3f}")
+        for who, p in ps.items()
+    ]
+    flag = " (below 0.05: the hazards may not be proportional)" if min(ps.values()) < 0.05 else ""
+    return f"Grambsch-Therneau test of proportional hazards: {'; '.join(parts)}{flag}"
+
+
+def _low(ph_p) -> bool:
+    ps = ph_p.values() if isinstance(ph_p, dict) else [ph_p]
+    return any(finite(p) and float(p) < 0.05 for p in ps)
+
+
+_EMPTY = {
+    "points": ("arm_id", "time_months", "surv_prop"),
+    "at_risk": ("arm_id", "time_months", "n_at_risk"),
+}
 
 
 def km_overlay_svg(
-    points: pd.DataFrame,
-    at_risk: pd.DataFrame,
+    points: pd.DataFrame | None,
+    at_risk: pd.DataFrame | None,
     patients: pd.DataFrame,
     title: str,
     *,
     arms: list[str] | None = None,
-    ph_p: float | None = None,
+    ph_p: float | dict[str, float] | None = None,
+    key: str | None = None,
 ) -> str:
     """Return SVG text of one study's reconstructed curves over its digitized points.
 
     ``points``: the study's km_points rows (``arm_id, time_months, surv_prop``);
     ``at_risk``: its km_at_risk rows (``arm_id, time_months, n_at_risk``); ``patients``: its
-    reconstructed.csv rows (``arm_id, time_months, event``), all for one outcome. ``arms``:
-    which arms to draw, in order (default: those of ``patients``, as they come). ``ph_p``:
-    the comparison's ``ph_p``, shown under the title.
+    reconstructed.csv rows (``arm_id, time_months, event``), all for one outcome (None:
+    no such rows). ``arms``: which arms to draw, in order (default: those of ``patients``,
+    as they come). ``ph_p``: the comparison's ``ph_p``, or {comparison: ph_p} for a study
+    that gives several, shown under the title. ``key``: see svg.to_svg.
     """
     from matplotlib.lines import Line2D
     from matplotlib.transforms import blended_transform_factory
 
+    if points is None:
+        points = pd.DataFrame(columns=_EMPTY["points"])
+    if at_risk is None:
+        at_risk = pd.DataFrame(columns=_EMPTY["at_risk"])
     if arms is None:
         arms = list(dict.fromkeys(patients["arm_id"]))
     risk_times = sorted(set(at_risk.loc[at_risk["arm_id"].isin(arms), "time_months"]))
-    t_max = max(
-        [float(points["time_months"].max()), float(patients["time_months"].max())] + risk_times
-    )
+    times = [*points["time_months"], *patients["time_months"], *risk_times]
+    t_max = max([float(t) for t in times if finite(t)] + [1.0])
     subtitle = _p_text(ph_p)
     width = 6.6
     heading = title_lines(title, width)
@@ -178,7 +201,7 @@ def km_overlay_svg(
                 1 - (title_height(heading) - 0.05) / height,
                 subtitle,
                 fontsize=8.5,
-                color=RED if finite(ph_p) and float(ph_p) < 0.05 else GREY,
+                color=RED if _low(ph_p) else GREY,
                 va="top",
                 parse_math=False,
             )
@@ -188,4 +211,4 @@ def km_overlay_svg(
         )
         if subtitle:
             desc.append(subtitle + ".")
-        return to_svg(fig, title, " ".join(desc))
+        return to_svg(fig, title, " ".join(desc), key=key)

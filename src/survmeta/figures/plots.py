@@ -1,12 +1,23 @@
-"""All figures of an analysis: forest, funnel and (when GOSH was run) the GOSH plot.
+"""All figures of an analysis: forest, funnel, and when their results exist the GOSH plot,
+the posterior of tau and each reconstructed study's curves.
 
-Reads nothing from disk: the script hands in the tables, this module picks the rows.
-matplotlib is imported only inside the drawing functions.
+Reads nothing from disk: the script hands in the tables (report.build.load_results' dict;
+a key that is absent or None means that result does not exist), this module picks the
+rows. matplotlib is imported only inside the drawing functions.
 """
 
 from __future__ import annotations
 
-from .data import analysis_effects, arm_events, between_test, class_label, main_rows
+import pandas as pd
+
+from .data import (
+    analysis_effects,
+    arm_label,
+    between_test,
+    class_label,
+    main_rows,
+    tau_curves,
+)
 
 
 def forest_for(analysis: dict, results: dict, level: float = 0.95) -> str:
@@ -15,7 +26,6 @@ def forest_for(analysis: dict, results: dict, level: float = 0.95) -> str:
 
     aid = analysis["id"]
     rows, fit = analysis_effects(results["effects"], results["pooled"], results["weights"], aid)
-    rows = arm_events(rows, results.get("arms"))
     mains = main_rows(results["pooled"], aid)
     overall = fit if fit is not None else mains.get("all")
     sens = results.get("sensitivity", {}).get(aid, {})
@@ -65,23 +75,98 @@ def gosh_for(analysis: dict, results: dict) -> str:
     )
 
 
-def analysis_figures(analysis: dict, results: dict, level: float = 0.95) -> dict[str, str]:
-    """SVG text per figure kind (``forest``, ``funnel``, and ``gosh`` when it was run)."""
+def bayes_tau_for(analysis: dict, results: dict) -> str | None:
+    """The posterior density of tau under each prior (bayes_tau.csv, scales from
+    bayes.csv), or None when the analysis has none."""
+    from .bayes_plot import bayes_tau_svg
+
+    aid = analysis["id"]
+    curves = tau_curves(results.get("bayes_tau"), results.get("bayes"), aid)
+    if not curves:
+        return None
+    return bayes_tau_svg(
+        curves,
+        f"Posterior density of τ: {analysis.get('title') or aid}",
+        metric=analysis.get("metric", "log_hr"),
+        key=f"{aid}/bayes_tau",
+    )
+
+
+def _rows(table: pd.DataFrame | None, study_id: str, outcome) -> pd.DataFrame | None:
+    if table is None or table.empty:
+        return None
+    keep = table["study_id"].astype(str) == study_id
+    if "outcome" in table:
+        keep &= table["outcome"].astype(str) == str(outcome)
+    return table[keep]
+
+
+def km_for(analysis: dict, results: dict) -> dict[str, str]:
+    """{study_id: SVG} of every study of the analysis whose arms were reconstructed from
+    digitized curves (reconstructed.csv): the rebuilt curves over the digitized points
+    (km_points) with the numbers at risk (km_at_risk), and each comparison's ph_p."""
+    from .km_overlay import km_overlay_svg
+
+    rec = results.get("reconstructed")
+    if rec is None or rec.empty:
+        return {}
+    aid = analysis["id"]
+    effects = results["effects"]
+    rows = effects[effects["analysis_id"] == aid]
+    out: dict[str, str] = {}
+    for sid, comps in rows.groupby(rows["study_id"].astype(str), sort=False):
+        outcome = comps["outcome"].iloc[0] if "outcome" in comps else analysis.get("outcome")
+        patients = _rows(rec, sid, outcome)
+        if patients is None or patients.empty:
+            continue
+        rebuilt = set(patients["arm_id"].astype(str))
+        pairs = comps[["treatment_arm", "control_arm"]].astype(str).to_numpy().ravel()
+        arms = [a for a in dict.fromkeys(pairs) if a in rebuilt]  # treatment, control, ...
+        if not arms:
+            continue
+        ph = {
+            f"{arm_label(r['treatment_arm'])} vs {arm_label(r['control_arm'])}": r.get("ph_p")
+            for r in comps.to_dict("records")
+        }
+        out[sid] = km_overlay_svg(
+            _rows(results.get("km_points"), sid, outcome),
+            _rows(results.get("km_at_risk"), sid, outcome),
+            patients.assign(arm_id=patients["arm_id"].astype(str)),
+            f"{sid}: Kaplan-Meier curves of the patients rebuilt from the digitized curves "
+            f"({outcome})",
+            arms=arms,
+            ph_p=ph,
+            key=f"{aid}/km/{sid}",
+        )
+    return out
+
+
+def analysis_figures(analysis: dict, results: dict, level: float = 0.95) -> dict:
+    """The figures of one analysis by kind: ``forest`` and ``funnel`` (SVG text), ``gosh``
+    when GOSH was run, ``bayes_tau`` when bayes_tau.csv has the analysis, and ``km``
+    ({study_id: SVG}) when some of its studies were reconstructed from digitized curves."""
     out = {"forest": forest_for(analysis, results, level), "funnel": funnel_for(analysis, results)}
-    if analysis["id"] in results.get("gosh", {}):
+    if analysis["id"] in (results.get("gosh") or {}):
         out["gosh"] = gosh_for(analysis, results)
+    bayes = bayes_tau_for(analysis, results)
+    if bayes is not None:
+        out["bayes_tau"] = bayes
+    km = km_for(analysis, results)
+    if km:
+        out["km"] = km
     return out
 
 
 _SHARED: dict = {}
 
 
-def _draw_one(analysis: dict) -> dict[str, str]:
+def _draw_one(analysis: dict) -> dict:
     return analysis_figures(analysis, _SHARED["results"], _SHARED["level"])
 
 
 def all_figures(analyses, results: dict, level: float, workers: int = 1):
-    """{analysis id: {kind: svg}} for every analysis, drawn by ``workers`` processes.
+    """{analysis id: {kind: svg}} for every analysis (``km``: {study_id: svg}), drawn by
+    ``workers`` processes.
 
     ``results`` is report.build.load_results' dict. A forest plot takes a few tenths
     of a second; a 50-analysis review draws 150 figures, so the job uses the cores

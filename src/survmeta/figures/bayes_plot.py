@@ -52,6 +52,7 @@ def bayes_tau_svg(
     drawn); ``key`` makes its ids unique on the page (svg.to_svg).
     """
     from matplotlib.lines import Line2D
+    from matplotlib.ticker import FixedLocator, MaxNLocator
 
     with figure(WIDTH_IN, HEIGHT_IN) as fig:
         ax = fig.add_axes((0.5 / WIDTH_IN, 0.42 / HEIGHT_IN, 2.58 / WIDTH_IN, 1.28 / HEIGHT_IN))
@@ -67,8 +68,14 @@ def bayes_tau_svg(
             if ok.any():
                 top_x = max(top_x, float(c.tau[ok].max()))
                 top_y = max(top_y, float(c.density[ok].max()))
-        ax.set_xlim(0, top_x if top_x > 0 else 1.0)
-        ax.set_ylim(0, top_y * 1.08 if top_y > 0 else 1.0)
+        xlim = (0.0, top_x if top_x > 0 else 1.0)
+        ylim = (0.0, top_y * 1.08 if top_y > 0 else 1.0)
+        ax.set_xlim(*xlim)
+        ax.set_ylim(*ylim)
+        # A few fixed ticks: matplotlib's automatic ones create (and measure) many more.
+        for axis, (lo, hi) in ((ax.xaxis, xlim), (ax.yaxis, ylim)):
+            ticks = MaxNLocator(nbins=4).tick_values(lo, hi)
+            axis.set_major_locator(FixedLocator([t for t in ticks if lo <= t <= hi * 1.0001]))
         ax.tick_params(labelsize=7, length=2.5, pad=1.5)
         ax.set_xlabel(tau_axis_label(metric), fontsize=7.5, labelpad=2)
         ax.set_ylabel("Posterior density", fontsize=7.5, labelpad=2)

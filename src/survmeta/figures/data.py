@@ -51,32 +51,43 @@ def main_rows(pooled: pd.DataFrame, analysis_id: str) -> dict[str, dict]:
     """The main method x test row of each subgroup (``all`` for the overall pool)."""
     if pooled is None or pooled.empty:
         return {}
-    rows = pooled[(pooled["analysis_id"] == analysis_id) & pooled["main"].map(_true)]
+    rows = pooled[pooled["analysis_id"] == analysis_id]
+    rows = rows[rows["main"].map(_true)]
     return {str(r["subgroup"]): r for r in rows.to_dict("records")}
 
 
-def main_row(pooled: pd.DataFrame, analysis_id: str, subgroup: str = "all") -> dict | None:
-    """The analysis's main-method row when it is a pooled estimate (k >= 2, status ok)."""
-    row = main_rows(pooled, analysis_id).get(subgroup)
+def pooled_estimate(row: dict | None) -> dict | None:
+    """``row`` when it is a pooled estimate (k >= 2, status ok), else None."""
     if row is None or not finite(row.get("k")) or row["k"] < 2 or row.get("status") != "ok":
         return None
     return row
 
 
+def main_row(pooled: pd.DataFrame, analysis_id: str, subgroup: str = "all") -> dict | None:
+    """The analysis's main-method row when it is a pooled estimate (k >= 2, status ok)."""
+    return pooled_estimate(main_rows(pooled, analysis_id).get(subgroup))
+
+
 COMPARISON_KEY = ["analysis_id", "study_id", "treatment_arm", "control_arm"]
 
 
-def analysis_effects(
-    effects: pd.DataFrame, pooled: pd.DataFrame, weights: pd.DataFrame, analysis_id: str
-) -> tuple[pd.DataFrame, dict | None]:
-    """The analysis's study rows with their CI and weight (% of the main fit), weights.csv."""
+def comparison_rows(effects: pd.DataFrame, weights: pd.DataFrame, analysis_id: str) -> pd.DataFrame:
+    """The analysis's comparison rows with their CI and weight (% of the main fit) from
+    weights.csv."""
     rows = effects[effects["analysis_id"] == analysis_id]
     w = weights[weights["analysis_id"] == analysis_id][
         [*COMPARISON_KEY, "ci_lb", "ci_ub", "weight"]
     ]
     rows = rows.drop(columns=["ci_lb", "ci_ub", "weight"], errors="ignore")
-    rows = rows.merge(w, on=COMPARISON_KEY, how="left")
-    return rows, main_row(pooled, analysis_id)
+    return rows.merge(w, on=COMPARISON_KEY, how="left")
+
+
+def analysis_effects(
+    effects: pd.DataFrame, pooled: pd.DataFrame, weights: pd.DataFrame, analysis_id: str
+) -> tuple[pd.DataFrame, dict | None]:
+    """The analysis's study rows with their CI and weight (% of the main fit), weights.csv,
+    and its main pooled row when that is a pooled estimate."""
+    return comparison_rows(effects, weights, analysis_id), main_row(pooled, analysis_id)
 
 
 def between_test(subgroups: pd.DataFrame | None) -> dict | None:

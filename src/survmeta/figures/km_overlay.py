@@ -16,7 +16,18 @@ import pandas as pd
 
 from ..survival.km import kaplan_meier
 from .data import arm_label, finite
-from .svg import BLUE, GREY, INK, RED, figure, put_title, title_height, title_lines, to_svg
+from .svg import (
+    BLUE,
+    GREY,
+    INK,
+    RED,
+    TextLayer,
+    figure,
+    put_title,
+    title_height,
+    title_lines,
+    to_svg,
+)
 
 #: Arm colours in order: the house blue and red, then dark green and brown (>= 4.5:1 on white).
 COLOURS = (BLUE, RED, "#1b5e20", "#6d4c41")
@@ -77,7 +88,6 @@ def km_overlay_svg(
     that gives several, shown under the title. ``key``: see svg.to_svg.
     """
     from matplotlib.lines import Line2D
-    from matplotlib.transforms import blended_transform_factory
 
     if points is None:
         points = pd.DataFrame(columns=_EMPTY["points"])
@@ -154,37 +164,33 @@ def km_overlay_svg(
             )
         ax.legend(handles=handles, loc="upper right", frameon=False, fontsize=7.5)
 
-        # The at-risk table beneath, aligned on the x axis.
-        tr = blended_transform_factory(ax.transData, fig.dpi_scale_trans)
-        lab = blended_transform_factory(fig.dpi_scale_trans, fig.dpi_scale_trans)
-        y = table_h - 0.05
-        fig.text(0.1, y, "Number at risk", transform=lab, fontsize=8, weight="bold", va="top")
-        y -= _ROW_IN
+        # The at-risk table beneath, aligned on the x axis (inches from the top left).
+        layer = TextLayer(height)
+        plot_w = width - label_w - 0.25
+
+        def at_x(t: float) -> float:
+            return label_w + plot_w * float(t) / (t_max * 1.02)
+
+        y = height - table_h + 0.05
+        layer.add(0.1, y, "Number at risk", size=8, weight="bold", va="top")
+        y += _ROW_IN
         differ = total = 0
         for i, arm in enumerate(arms):
             colour = COLOURS[i % len(COLOURS)]
             rep = at_risk[at_risk["arm_id"] == arm].sort_values("time_months", kind="stable")
             times = patients.loc[patients["arm_id"] == arm, "time_months"].to_numpy(float)
             for kind in ("reported", "rebuilt"):
-                fig.text(
-                    0.1,
-                    y,
-                    f"{arm_label(arm)}, {kind}",
-                    transform=lab,
-                    fontsize=7.5,
-                    color=colour if kind == "reported" else GREY,
-                    va="top",
-                )
+                layer.add(0.1, y, f"{arm_label(arm)}, {kind}", size=7.5, va="top",
+                          color=colour if kind == "reported" else GREY)  # fmt: skip
                 for t, n in zip(rep["time_months"], rep["n_at_risk"], strict=True):
                     rebuilt = int((times >= t).sum())
                     value = int(n) if kind == "reported" else rebuilt
                     off = kind == "rebuilt" and rebuilt != int(n)
-                    fig.text(
-                        float(t),
+                    layer.add(
+                        at_x(t),
                         y,
                         str(value),
-                        transform=tr,
-                        fontsize=7.5,
+                        size=7.5,
                         ha="center",
                         va="top",
                         color=INK if kind == "reported" else GREY,
@@ -193,22 +199,15 @@ def km_overlay_svg(
                     if kind == "rebuilt":
                         total += 1
                         differ += off
-                y -= _ROW_IN
+                y += _ROW_IN
         put_title(fig, heading, width, height)
         if subtitle:
-            fig.text(
-                0.1 / width,
-                1 - (title_height(heading) - 0.05) / height,
-                subtitle,
-                fontsize=8.5,
-                color=RED if _low(ph_p) else GREY,
-                va="top",
-                parse_math=False,
-            )
+            layer.add(0.1, title_height(heading) - 0.05, subtitle, size=8.5, va="top",
+                      color=RED if _low(ph_p) else GREY)  # fmt: skip
         desc.append(
             f"Rebuilt numbers at risk equal the reported ones at {total - differ} of {total} "
             "reported times."
         )
         if subtitle:
             desc.append(subtitle + ".")
-        return to_svg(fig, title, " ".join(desc), key=key)
+        return to_svg(fig, title, " ".join(desc), layer=layer, key=key)

@@ -8,29 +8,53 @@ rows. matplotlib is imported only inside the drawing functions.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 
 from .data import (
-    analysis_effects,
     arm_label,
     between_test,
     class_label,
+    comparison_rows,
     main_rows,
+    pooled_estimate,
     tau_curves,
 )
 
 
-def forest_for(analysis: dict, results: dict, level: float = 0.95) -> str:
+@dataclass(frozen=True)
+class Picked:
+    """What the figures of one analysis read, picked from the tables once for all of them:
+    its comparison rows (effects.csv with weights.csv's CI and weight), the main pooled.csv
+    row of each subgroup (``all``: the whole analysis) and the main row when it is a pooled
+    estimate."""
+
+    rows: pd.DataFrame
+    mains: dict[str, dict]
+    fit: dict | None
+
+
+def pick(analysis: dict, results: dict) -> Picked:
+    aid = analysis["id"]
+    mains = main_rows(results["pooled"], aid)
+    rows = comparison_rows(results["effects"], results["weights"], aid)
+    return Picked(rows, mains, pooled_estimate(mains.get("all")))
+
+
+def forest_for(
+    analysis: dict, results: dict, level: float = 0.95, picked: Picked | None = None
+) -> str:
     """The forest plot of one analysis (config entry ``analysis``)."""
     from .forest import forest_svg
 
     aid = analysis["id"]
-    rows, fit = analysis_effects(results["effects"], results["pooled"], results["weights"], aid)
-    mains = main_rows(results["pooled"], aid)
-    overall = fit if fit is not None else mains.get("all")
+    p = picked or pick(analysis, results)
+    mains = p.mains
+    overall = p.fit if p.fit is not None else mains.get("all")
     sens = results.get("sensitivity", {}).get(aid, {})
     return forest_svg(
-        rows,
+        p.rows,
         overall,
         analysis.get("title") or aid,
         class_label(analysis.get("treatment")),
@@ -43,16 +67,16 @@ def forest_for(analysis: dict, results: dict, level: float = 0.95) -> str:
     )
 
 
-def funnel_for(analysis: dict, results: dict) -> str:
+def funnel_for(analysis: dict, results: dict, picked: Picked | None = None) -> str:
     """The funnel plot of one analysis, with trim-and-fill and the small-study tests."""
     from .funnel import funnel_svg
 
     aid = analysis["id"]
-    rows, fit = analysis_effects(results["effects"], results["pooled"], results["weights"], aid)
+    p = picked or pick(analysis, results)
     sens = results.get("sensitivity", {}).get(aid, {})
     return funnel_svg(
-        rows,
-        fit,
+        p.rows,
+        p.fit,
         f"Funnel plot: {analysis.get('title') or aid}",
         metric=analysis.get("metric", "log_hr"),
         trimfill=sens.get("trimfill"),
@@ -62,7 +86,7 @@ def funnel_for(analysis: dict, results: dict) -> str:
     )
 
 
-def gosh_for(analysis: dict, results: dict) -> str:
+def gosh_for(analysis: dict, results: dict, picked: Picked | None = None) -> str:
     """The GOSH plot (estimate against I²) of one analysis."""
     from .gosh_plot import gosh_svg
 
@@ -71,7 +95,7 @@ def gosh_for(analysis: dict, results: dict) -> str:
         results["gosh"][aid],
         f"GOSH plot: {analysis.get('title') or aid}",
         metric=analysis.get("metric", "log_hr"),
-        full=main_rows(results["pooled"], aid).get("all"),
+        full=(picked or pick(analysis, results)).mains.get("all"),
     )
 
 
@@ -145,9 +169,13 @@ def analysis_figures(analysis: dict, results: dict, level: float = 0.95) -> dict
     """The figures of one analysis by kind: ``forest`` and ``funnel`` (SVG text), ``gosh``
     when GOSH was run, ``bayes_tau`` when bayes_tau.csv has the analysis, and ``km``
     ({study_id: SVG}) when some of its studies were reconstructed from digitized curves."""
-    out = {"forest": forest_for(analysis, results, level), "funnel": funnel_for(analysis, results)}
+    p = pick(analysis, results)
+    out = {
+        "forest": forest_for(analysis, results, level, p),
+        "funnel": funnel_for(analysis, results, p),
+    }
     if analysis["id"] in (results.get("gosh") or {}):
-        out["gosh"] = gosh_for(analysis, results)
+        out["gosh"] = gosh_for(analysis, results, p)
     bayes = bayes_tau_for(analysis, results)
     if bayes is not None:
         out["bayes_tau"] = bayes

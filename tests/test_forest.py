@@ -347,3 +347,18 @@ def test_rmst_difference_is_drawn_in_months_on_a_linear_axis():
     assert xs[1] - ticks["0"] == pytest.approx(2 * per_month, abs=0.05)
     assert root[1].text.startswith("Forest plot of 3 comparisons from 3 studies. Pooled RMST "
                                    "difference 2.0 [1.0, 3.0] months.")  # fmt: skip
+
+
+def test_effect_scale_reads_months_as_they_are_and_ratios_exponentiated():
+    from survmeta.figures.effect_scale import EffectScale
+
+    hr, mr, rmst = EffectScale("log_hr"), EffectScale("log_mr"), EffectScale("rmst_diff")
+    assert hr.ci(math.log(0.62), math.log(0.45), math.log(0.85)) == "0.62 [0.45, 0.85]"
+    assert hr.value(40.0) == "> 1e6"  # bounded, never an overflow
+    assert rmst.ci(2.1, 0.25, 3.94) == "2.1 [0.2, 3.9]" and rmst.value(-0.04) == "0.0"
+    # which side favours the treatment: HR < 1; a ratio of medians or an RMST difference > 0
+    assert (hr.high_favours_treatment, mr.high_favours_treatment) == (False, True)
+    assert rmst.high_favours_treatment and (hr.null_x, rmst.null_x) == (1.0, 0.0)
+    assert rmst.limits([7.09, -0.6]) == (-10.0, 10.0) and rmst.limits([0.3]) == (-0.5, 0.5)
+    assert rmst.limits([1.9]) == (-2.0, 2.0) and rmst.ticks(-2.0, 2.0) == [-2, -1, 0, 1, 2]
+    assert hr.limits([0.3, 1.5]) == (0.2, 5.0) and hr.limits([1e-9]) == (0.01, 100.0)

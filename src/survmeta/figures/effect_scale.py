@@ -4,30 +4,31 @@ Results hold effects on the model scale: log hazard ratios and log ratios of med
 (exponentiated for the reader, two decimals, a log axis symmetric about 1), or restricted
 mean survival time differences in months (printed as they are, one decimal, a linear axis
 symmetric about 0; methods.md §6). Every figure asks one :class:`EffectScale` instead of
-testing the metric itself.
+testing the metric itself; it is the report's :class:`~survmeta.numbers.Scale` (same metric,
+same side of the null favouring the treatment) with the figures' decimals and an axis.
 """
 
 from __future__ import annotations
 
 import math
 
-from ..numbers import DASH, finite, fmt_exp, ratio
+from ..numbers import DASH, Scale, finite, fmt_exp, ratio
 from .svg import ratio_ticks
 
 #: RevMan's symmetric ratio axes: 0.5-2 ... 0.01-100; beyond, an arrow at the edge.
 RATIO_LIMITS = (2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
 
 
-class EffectScale:
+class EffectScale(Scale):
     """The figures' view of a metric (``log_hr``, ``log_mr`` or ``rmst_diff``)."""
 
     def __init__(self, metric: str = "log_hr"):
-        self.metric = metric
-        self.months = metric == "rmst_diff"
+        super().__init__(metric)
+        self.months = not self.ratio
         #: the null effect on the axis (a ratio of 1, a difference of 0)
-        self.null = 0.0 if self.months else 1.0
-        #: whether an effect above the null favours the treatment (an HR below 1 does)
-        self.high_favours_treatment = metric != "log_hr"
+        self.null_x = 0.0 if self.months else 1.0
+        #: whether an effect above the null favours the treatment (an HR below 1 does not)
+        self.high_favours_treatment = bool(self.favours_treatment(1.0))
         #: a column heading: 'HR [95% CI]'
         self.column = {"log_mr": "Ratio", "rmst_diff": "Months"}.get(metric, "HR")
         #: in a sentence: 'Pooled HR 0.62 [0.45, 0.85]'
@@ -37,20 +38,20 @@ class EffectScale:
             "log_mr": "Ratio of medians (log scale)",
             "rmst_diff": "RMST difference (months)",
         }.get(metric, "Hazard ratio (log scale)")
-        self.unit = " months" if self.months else ""
 
     def x(self, v) -> float:
         """A model-scale value as drawn on a ratio or month axis."""
         return float(v) if self.months else ratio(v)
 
-    def value(self, v) -> str:
-        """'0.62' (a ratio, two decimals, bounded as numbers.fmt_exp) or '2.1' (months)."""
+    def value(self, v, digits: int | None = None) -> str:
+        """'0.62' (a ratio, two decimals, bounded as numbers.fmt_exp) or '2.1' (months, one
+        decimal); ``digits`` decimals when given."""
         if not finite(v):
             return DASH
         if not self.months:
-            return fmt_exp(v)
-        text = f"{float(v):.1f}"
-        return "0.0" if text == "-0.0" else text
+            return fmt_exp(v, 2 if digits is None else digits)
+        text = f"{float(v):.{1 if digits is None else digits}f}"
+        return text[1:] if text.startswith("-") and float(text) == 0 else text  # no "-0.0"
 
     def ci(self, est, lo, hi) -> str:
         """'0.62 [0.45, 0.85]' or '2.1 [0.3, 3.9]' from model-scale values."""

@@ -452,7 +452,7 @@ def forest_svg(
         if scale.high_favours_treatment
         else (treatment_label, control_label)
     )
-    x_null = px(scale.null)
+    x_null = px(scale.null_x)
     ax_bottom = top_in + _ROW_IN * y_end  # inches from the top
     for dx, ha, who in ((-6, "right", left_lab), (6, "left", right_lab)):
         layer.add(x_null + dx / 72, ax_bottom + 16 / 72, f"favours {who}", ha=ha, va="top",
@@ -480,7 +480,7 @@ def forest_svg(
         for x_a, x_b, y, color, lw in rules:
             yy = 1 - (top_in + _ROW_IN * y) / height
             fig.add_artist(_line(fig, [x_a / width, x_b / width], [yy, yy], color=color, lw=lw))
-        ax.plot([scale.null] * 2, [first, y_end], color=GREY, lw=0.8, zorder=1)
+        ax.plot([scale.null_x] * 2, [first, y_end], color=GREY, lw=0.8, zorder=1)
         if has_pool:
             est = scale.x(pooled["estimate"])
             if x0 <= est <= x1:

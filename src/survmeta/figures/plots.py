@@ -196,11 +196,11 @@ def all_figures(analyses, results: dict, level: float, workers: int = 1):
     """{analysis id: {kind: svg}} for every analysis (``km``: {study_id: svg}), drawn by
     ``workers`` processes.
 
-    ``results`` is report.build.load_results' dict. A forest plot takes a few tenths
-    of a second; a 50-analysis review draws 150 figures, so the job uses the cores
-    snakemake gives it. Workers are forked with the tables already loaded; each
-    figure is deterministic on its own, so the files do not depend on the number of
-    workers.
+    ``results`` is report.build.load_results' dict. A figure takes a few hundredths of a
+    second (bench/figures.py) and a process's first one the import of matplotlib; a
+    50-analysis review draws 150 and more, so the job uses the cores snakemake gives it.
+    Workers are forked with the tables already loaded; each figure is deterministic on its
+    own, so the files do not depend on the number of workers.
     """
     _SHARED.update(results=results, level=level)
     analyses = list(analyses)

@@ -314,6 +314,9 @@ def test_a_comparison_whose_hazards_are_not_proportional_is_marked():
     assert "chemoembolization †" in texts and PH_NOTE in texts
     clean = _texts(ET.fromstring(forest_svg(_effects(3).assign(ph_p=0.2), POOLED, "t", "A", "B")))
     assert PH_NOTE not in clean and not any("†" in t for t in clean)
+    # an RMST difference does not assume proportional hazards: nothing to mark there
+    rmst = forest_svg(_effects(3).assign(ph_p=0.01), POOLED, "t", "A", "B", metric="rmst_diff")
+    assert not any("†" in t for t in _texts(ET.fromstring(rmst)))
 
 
 def test_rmst_difference_is_drawn_in_months_on_a_linear_axis():

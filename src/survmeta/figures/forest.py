@@ -8,8 +8,8 @@ heterogeneity line; then the overall diamond, the prediction interval (Higgins, 
 Spiegelhalter 2009), the model, the heterogeneity line (tau², Q with df and p, I²; for the
 multilevel model of methods.md §4 its two variance components and Q_E), the test for the
 overall effect (z, t or the cluster-robust t with the df of the pooled row) and the test for
-subgroup differences. A comparison whose Grambsch-Therneau test (methods.md §6) rejects
-proportional hazards is marked.
+subgroup differences. In a hazard-ratio plot, a comparison whose Grambsch-Therneau test
+(methods.md §6) rejects proportional hazards is marked.
 
 The x axis is on the ratio scale (log), symmetric about 1, for hazard ratios and ratios of
 medians; in months, linear and symmetric about 0, for restricted mean survival differences.
@@ -268,6 +268,8 @@ def forest_svg(
 
     scale = EffectScale(metric)
     records = effects.reset_index(drop=True).to_dict("records")
+    if metric != "log_hr":  # an RMST difference or a ratio of medians assumes no PH
+        records = [{**r, "ph_p": None} for r in records]
     subgroup_rows = subgroup_rows or {}
     has_pool = pooled is not None and finite(pooled.get("estimate"))
     has_pi = has_pool and finite(pooled.get("pi_low")) and finite(pooled.get("pi_high"))

@@ -120,10 +120,12 @@ def run(cmd, **kw) -> subprocess.CompletedProcess:
 
 
 def shipped_run(dest: Path) -> Path:
-    """The shipped review run once (2 cores) into ``dest``."""
+    """The shipped review's results (harmonize and pool, 2 cores) in ``dest``: the figures
+    are drawn here, not by the workflow's report job."""
     shutil.copytree(ROOT / "data", dest / "data")
     shutil.copy(ROOT / "config.yaml", dest / "config.yaml")
-    run([BIN / "snakemake", "-s", ROOT / "Snakefile", "--directory", dest, "--cores", "2", "-q"])
+    run([BIN / "snakemake", "-s", ROOT / "Snakefile", "--directory", dest, "--cores", "2", "-q",
+         "--omit-from", "report"])  # fmt: skip
     return dest
 
 

@@ -375,6 +375,10 @@ def test_all_figures_in_parallel_equal_one_process():
     one = all_figures(analyses, res, 0.95, workers=1)
     two = all_figures(analyses, res, 0.95, workers=2)
     assert one == two
+    # S0 is drawn once and shown under each analysis with its own ids: the same bytes as
+    # drawing it afresh for that analysis
+    fresh = analysis_figures(analyses[2], res)["km"]["S0"]
+    assert one["c"]["km"]["S0"] == fresh != one["a"]["km"]["S0"]
     assert set(one["a"]) == {"forest", "funnel", "bayes_tau", "km"} and set(one["c"]["km"]) == {
         "S0"
     }

@@ -116,6 +116,7 @@ def km_overlay_svg(
             ax.spines[side].set_visible(False)
         ax.set_xlim(0, t_max * 1.02)
         ax.set_ylim(0, 1.02)
+        ax.set_yticks([0.0, 0.2, 0.4, 0.6, 0.8, 1.0])  # as matplotlib's own, without its search
         ax.set_xticks(_ticks(t_max))
         ax.set_xlabel("Months", labelpad=2)
         ax.set_ylabel("Survival probability")

@@ -125,11 +125,17 @@ def _rows(table: pd.DataFrame | None, study_id: str, outcome) -> pd.DataFrame | 
     return table[keep]
 
 
-def km_for(analysis: dict, results: dict) -> dict[str, str]:
+def km_for(analysis: dict, results: dict, cache: dict | None = None) -> dict[str, str]:
     """{study_id: SVG} of every study of the analysis whose arms were reconstructed from
     digitized curves (reconstructed.csv): the rebuilt curves over the digitized points
-    (km_points) with the numbers at risk (km_at_risk), and each comparison's ph_p."""
+    (km_points) with the numbers at risk (km_at_risk), and each comparison's ph_p.
+
+    ``cache`` (a dict kept across the analyses of one set of results): a study shown under
+    several analyses (its hazard ratio and its RMST difference) is drawn once, then given
+    each analysis's ids.
+    """
     from .km_overlay import km_overlay_svg
+    from .svg import rekey
 
     rec = results.get("reconstructed")
     if rec is None or rec.empty:
@@ -152,6 +158,12 @@ def km_for(analysis: dict, results: dict) -> dict[str, str]:
             f"{arm_label(r['treatment_arm'])} vs {arm_label(r['control_arm'])}": r.get("ph_p")
             for r in comps.to_dict("records")
         }
+        key = f"{aid}/km/{sid}"
+        same = (sid, str(outcome), tuple(arms), tuple((k, str(p)) for k, p in ph.items()))
+        if cache is not None and same in cache:
+            drawn_key, svg = cache[same]
+            out[sid] = rekey(svg, drawn_key, key)
+            continue
         out[sid] = km_overlay_svg(
             _rows(results.get("km_points"), sid, outcome),
             _rows(results.get("km_at_risk"), sid, outcome),
@@ -160,15 +172,20 @@ def km_for(analysis: dict, results: dict) -> dict[str, str]:
             f"({outcome})",
             arms=arms,
             ph_p=ph,
-            key=f"{aid}/km/{sid}",
+            key=key,
         )
+        if cache is not None:
+            cache[same] = (key, out[sid])
     return out
 
 
-def analysis_figures(analysis: dict, results: dict, level: float = 0.95) -> dict:
+def analysis_figures(
+    analysis: dict, results: dict, level: float = 0.95, cache: dict | None = None
+) -> dict:
     """The figures of one analysis by kind: ``forest`` and ``funnel`` (SVG text), ``gosh``
     when GOSH was run, ``bayes_tau`` when bayes_tau.csv has the analysis, and ``km``
-    ({study_id: SVG}) when some of its studies were reconstructed from digitized curves."""
+    ({study_id: SVG}) when some of its studies were reconstructed from digitized curves.
+    ``cache``: see :func:`km_for`."""
     p = pick(analysis, results)
     out = {
         "forest": forest_for(analysis, results, level, p),
@@ -179,7 +196,7 @@ def analysis_figures(analysis: dict, results: dict, level: float = 0.95) -> dict
     bayes = bayes_tau_for(analysis, results)
     if bayes is not None:
         out["bayes_tau"] = bayes
-    km = km_for(analysis, results)
+    km = km_for(analysis, results, cache)
     if km:
         out["km"] = km
     return out
@@ -189,7 +206,7 @@ _SHARED: dict = {}
 
 
 def _draw_one(analysis: dict) -> dict:
-    return analysis_figures(analysis, _SHARED["results"], _SHARED["level"])
+    return analysis_figures(analysis, _SHARED["results"], _SHARED["level"], _SHARED["cache"])
 
 
 def all_figures(analyses, results: dict, level: float, workers: int = 1):
@@ -202,7 +219,7 @@ def all_figures(analyses, results: dict, level: float, workers: int = 1):
     Workers are forked with the tables already loaded; each figure is deterministic on its
     own, so the files do not depend on the number of workers.
     """
-    _SHARED.update(results=results, level=level)
+    _SHARED.update(results=results, level=level, cache={})
     analyses = list(analyses)
     if workers > 1 and len(analyses) > 2:
         import multiprocessing

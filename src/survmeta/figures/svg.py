@@ -71,10 +71,22 @@ def to_svg(
     return accessible(svg, title, desc, key=key)
 
 
+def id_prefix(key: str) -> str:
+    """What a figure's ids start with: ``f`` and 8 hex digits of its key, then ``-``."""
+    return "f" + hashlib.sha1(key.encode()).hexdigest()[:8] + "-"
+
+
+def rekey(svg: str, old_key: str, new_key: str) -> str:
+    """A drawn figure under another key (its ids and their references renamed), for the
+    same picture shown twice on a page without drawing it twice."""
+    old, new = id_prefix(old_key), id_prefix(new_key)
+    return re.sub(r"<[^<>]+>", lambda m: m.group(0).replace(old, new), svg)
+
+
 def accessible(svg: str, title: str, desc: str = "", *, key: str | None = None) -> str:
     """Drop prolog/DOCTYPE, make ids unique per figure, add <title>, <desc>, role, aria-label."""
     svg = svg[svg.index("<svg") :]
-    prefix = "f" + hashlib.sha1((title if key is None else key).encode()).hexdigest()[:8] + "-"
+    prefix = id_prefix(title if key is None else key)
 
     def fix_tag(m: re.Match) -> str:  # only inside tags, never in text content
         tag = re.sub(r'(\sid=")', rf"\g<1>{prefix}", m.group(0))

@@ -95,7 +95,7 @@ def gosh_for(analysis: dict, results: dict, picked: Picked | None = None) -> str
         results["gosh"][aid],
         f"GOSH plot: {analysis.get('title') or aid}",
         metric=analysis.get("metric", "log_hr"),
-        full=(picked or pick(analysis, results)).mains.get("all"),
+        full=(picked.mains if picked else main_rows(results["pooled"], aid)).get("all"),
     )
 
 

@@ -74,3 +74,21 @@ def test_km_overlay_is_deterministic_and_needs_no_p():
     assert a == km_overlay_svg(*_study(), "S1", arms=["b", "a"])
     assert not any(t.startswith("Grambsch") for t in _texts(a))
     assert a != km_overlay_svg(*_study(), "S1")
+
+
+def test_km_overlay_names_each_comparisons_p_and_needs_no_points():
+    points, at_risk, patients = _study()
+    svg = km_overlay_svg(points, at_risk, patients, "S1",
+                         ph_p={"a vs b": 0.2671, "c vs b": 0.0004})  # fmt: skip
+    assert (
+        "Grambsch-Therneau test of proportional hazards: a vs b: p = 0.267; c vs b: p < 0.001 "
+        "(below 0.05: the hazards may not be proportional)" in _texts(svg)
+    )
+    calm = km_overlay_svg(points, at_risk, patients, "S1", ph_p={"a vs b": 0.3})
+    assert "Grambsch-Therneau test of proportional hazards: p = 0.300" in _texts(calm)
+    # without digitized points or at-risk rows: the rebuilt curves alone
+    bare = km_overlay_svg(None, None, patients, "S1", key="x")
+    assert "a: 5 patients rebuilt, 3 events, 0 digitized points" in ET.fromstring(bare)[1].text
+    ids = {e.get("id") for e in ET.fromstring(bare).iter() if e.get("id")}
+    other = km_overlay_svg(None, None, patients, "S1", key="y")
+    assert ids and not ids & {e.get("id") for e in ET.fromstring(other).iter() if e.get("id")}

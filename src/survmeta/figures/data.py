@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -50,60 +51,43 @@ def main_rows(pooled: pd.DataFrame, analysis_id: str) -> dict[str, dict]:
     """The main method x test row of each subgroup (``all`` for the overall pool)."""
     if pooled is None or pooled.empty:
         return {}
-    rows = pooled[(pooled["analysis_id"] == analysis_id) & pooled["main"].map(_true)]
+    rows = pooled[pooled["analysis_id"] == analysis_id]
+    rows = rows[rows["main"].map(_true)]
     return {str(r["subgroup"]): r for r in rows.to_dict("records")}
 
 
-def main_row(pooled: pd.DataFrame, analysis_id: str, subgroup: str = "all") -> dict | None:
-    """The analysis's main-method row when it is a pooled estimate (k >= 2, status ok)."""
-    row = main_rows(pooled, analysis_id).get(subgroup)
+def pooled_estimate(row: dict | None) -> dict | None:
+    """``row`` when it is a pooled estimate (k >= 2, status ok), else None."""
     if row is None or not finite(row.get("k")) or row["k"] < 2 or row.get("status") != "ok":
         return None
     return row
 
 
-def arm_events(effects: pd.DataFrame, arms: pd.DataFrame | None) -> pd.DataFrame:
-    """``events_treatment`` and ``events_control``: kept when effects.csv has them, else
-    taken from the arms table where reported.
-
-    An arm id that is not in the table (e.g. arms merged by ``multiarm: combine``) gets none.
-    """
-    out = effects.copy()
-    for side in ("treatment", "control"):
-        col = f"events_{side}"
-        out[col] = pd.to_numeric(out[col], errors="coerce") if col in out else np.nan
-    if arms is None or arms.empty or "events" not in arms:
-        return out
-    a = arms.copy()
-    a["events"] = pd.to_numeric(a["events"].astype(str).str.strip(), errors="coerce")
-    key = {
-        (str(r.study_id), str(r.arm_id), str(r.outcome)): r.events
-        for r in a[["study_id", "arm_id", "outcome", "events"]].itertuples()
-    }
-    for side in ("treatment", "control"):
-        col = f"events_{side}"
-        looked_up = [
-            key.get((str(r["study_id"]), str(r[f"{side}_arm"]), str(r.get("outcome"))), np.nan)
-            for r in out.to_dict("records")
-        ]
-        out[col] = out[col].fillna(pd.Series(looked_up, index=out.index, dtype=float))
-    return out
+def main_row(pooled: pd.DataFrame, analysis_id: str, subgroup: str = "all") -> dict | None:
+    """The analysis's main-method row when it is a pooled estimate (k >= 2, status ok)."""
+    return pooled_estimate(main_rows(pooled, analysis_id).get(subgroup))
 
 
 COMPARISON_KEY = ["analysis_id", "study_id", "treatment_arm", "control_arm"]
 
 
-def analysis_effects(
-    effects: pd.DataFrame, pooled: pd.DataFrame, weights: pd.DataFrame, analysis_id: str
-) -> tuple[pd.DataFrame, dict | None]:
-    """The analysis's study rows with their CI and weight (% of the main fit), weights.csv."""
+def comparison_rows(effects: pd.DataFrame, weights: pd.DataFrame, analysis_id: str) -> pd.DataFrame:
+    """The analysis's comparison rows with their CI and weight (% of the main fit) from
+    weights.csv."""
     rows = effects[effects["analysis_id"] == analysis_id]
     w = weights[weights["analysis_id"] == analysis_id][
         [*COMPARISON_KEY, "ci_lb", "ci_ub", "weight"]
     ]
     rows = rows.drop(columns=["ci_lb", "ci_ub", "weight"], errors="ignore")
-    rows = rows.merge(w, on=COMPARISON_KEY, how="left")
-    return rows, main_row(pooled, analysis_id)
+    return rows.merge(w, on=COMPARISON_KEY, how="left")
+
+
+def analysis_effects(
+    effects: pd.DataFrame, pooled: pd.DataFrame, weights: pd.DataFrame, analysis_id: str
+) -> tuple[pd.DataFrame, dict | None]:
+    """The analysis's study rows with their CI and weight (% of the main fit), weights.csv,
+    and its main pooled row when that is a pooled estimate."""
+    return comparison_rows(effects, weights, analysis_id), main_row(pooled, analysis_id)
 
 
 def between_test(subgroups: pd.DataFrame | None) -> dict | None:
@@ -146,3 +130,68 @@ def gosh_tables(paths: Iterable, analysis_ids: Iterable[str]) -> dict[str, pd.Da
     """``results/gosh/<analysis_id>.csv`` files as {analysis_id: df}."""
     ids = set(analysis_ids)
     return {Path(p).stem: read_table(p) for p in paths if Path(p).stem in ids}
+
+
+#: How the report and the figures name a prior on tau (estimators/bayes.py's names).
+PRIOR_NAMES = {"halfnormal": "half-normal", "halfcauchy": "half-Cauchy", "uniform": "uniform"}
+
+
+def prior_label(prior, scale=None) -> str:
+    """'half-normal(0.5)', 'half-Cauchy(1)', 'uniform(0, 2)' (the prior without a scale
+    when it is not known)."""
+    name = PRIOR_NAMES.get(str(prior), str(prior))
+    if not finite(scale):
+        return name
+    s = f"{float(scale):g}"
+    return f"{name}(0, {s})" if str(prior) == "uniform" else f"{name}({s})"
+
+
+@dataclass
+class TauCurve:
+    """The posterior density of tau under one prior, as bayes_tau.csv holds it on a grid."""
+
+    label: str
+    tau: np.ndarray
+    density: np.ndarray
+    summary: dict = field(default_factory=dict)  # bayes.csv's row (subgroup all), if any
+
+
+def tau_curves(
+    bayes_tau: pd.DataFrame | None, bayes: pd.DataFrame | None, analysis_id: str
+) -> list[TauCurve]:
+    """The posterior densities of tau of an analysis's overall pool, one per prior in the
+    config's order (the first is the main one).
+
+    pool.bayes_tables writes one grid per prior, in that order, each rising from tau = 0.
+    bayes_tau.csv names the prior's family; its scale comes from a ``scale`` column when
+    the table has one, else from bayes.csv's rows of the analysis (subgroup ``all``), which
+    are in the same order.
+    """
+    if bayes_tau is None or bayes_tau.empty:
+        return []
+    rows = bayes_tau[bayes_tau["analysis_id"] == analysis_id]
+    if rows.empty:
+        return []
+    tau = rows["tau"].to_numpy(float)
+    starts = [0, *np.flatnonzero(np.diff(tau) <= 0) + 1, len(tau)]
+    summaries: list[dict] = []
+    if bayes is not None and len(bayes):
+        mine = bayes[(bayes["analysis_id"] == analysis_id) & (bayes["subgroup"] == "all")]
+        summaries = mine.to_dict("records")
+    curves = []
+    for j, (a, b) in enumerate(zip(starts, starts[1:], strict=False)):
+        block = rows.iloc[a:b]
+        prior = block["prior"].iloc[0]
+        summary = summaries[j] if j < len(summaries) else {}
+        if summary and str(summary.get("prior")) != str(prior):
+            summary = {}  # the tables disagree: no scale rather than a wrong one
+        scale = block["scale"].iloc[0] if "scale" in block else summary.get("scale")
+        curves.append(
+            TauCurve(
+                prior_label(prior, scale),
+                block["tau"].to_numpy(float),
+                block["density"].to_numpy(float),
+                summary,
+            )
+        )
+    return curves

@@ -2,23 +2,23 @@
 
 As metafor's ``funnel(res, level = c(90, 95, 99), refline = 0)`` (contour-enhanced, Peters
 et al. 2008): the standard error on the y axis (0 at the top), the effect on the x axis on
-the ratio scale; shaded regions where a study of that SE would be significant at 10%, 5% and
-1% against no effect; the pseudo 95% confidence region (estimate ± 1.96 SE) around the
-pooled estimate; the studies filled in by trim-and-fill (Duval & Tweedie 2000) as open
-circles, with the adjusted estimate. Egger's regression test and Begg's rank correlation
-test are printed underneath.
+the ratio scale (in months for an RMST difference); shaded regions where a study of that SE
+would be significant at 10%, 5% and 1% against no effect; the pseudo 95% confidence region
+(estimate ± 1.96 SE) around the pooled estimate; the studies filled in by trim-and-fill
+(Duval & Tweedie 2000) as open circles, with the adjusted estimate. Egger's regression test
+and Begg's rank correlation test are printed underneath.
 """
 
 from __future__ import annotations
 
-import math
 from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
 
-from ..numbers import finite, fmt_dec, fmt_exp, p_text
+from ..numbers import finite, fmt_dec, p_text
 from .data import status_ok
+from .effect_scale import EffectScale
 from .svg import (
     BLUE,
     GREY,
@@ -26,8 +26,6 @@ from .svg import (
     RED,
     figure,
     put_title,
-    ratio_ticks,
-    tick_label,
     title_height,
     title_lines,
     to_svg,
@@ -38,7 +36,7 @@ def _z(level: float) -> float:
     return NormalDist().inv_cdf(1 - (1 - level) / 2)
 
 
-def egger_text(regtest: pd.DataFrame | None, ratio: str) -> str:
+def egger_text(regtest: pd.DataFrame | None, metric: str = "log_hr") -> str:
     """Egger's regression test (metafor ``regtest``: predictor sei) in one line."""
     ok, why = status_ok(regtest)
     if not ok:
@@ -50,8 +48,9 @@ def egger_text(regtest: pd.DataFrame | None, ratio: str) -> str:
     )
     limit = ""
     if finite(r.get("est")):
-        ci = f"[{fmt_exp(r.get('ci_lb'))}, {fmt_exp(r.get('ci_ub'))}]"
-        limit = f"; limit estimate {ratio} {fmt_exp(r['est'])} {ci}"
+        sc = EffectScale(metric)
+        limit = f"; limit estimate {sc.what} {sc.ci(r['est'], r.get('ci_lb'), r.get('ci_ub'))}"
+        limit += sc.unit
     return f"Egger's regression test: {stat} ({p_text(r.get('pval'))}){limit}"
 
 
@@ -65,18 +64,18 @@ def begg_text(ranktest: pd.DataFrame | None) -> str:
     return f"Begg's rank correlation test: Kendall's tau = {tau} ({p_text(r.get('pval'))})"
 
 
-def trimfill_text(trimfill: pd.DataFrame | None, ratio: str) -> str:
+def trimfill_text(trimfill: pd.DataFrame | None, metric: str = "log_hr") -> str:
     """Trim-and-fill (metafor ``trimfill``) in one line."""
     ok, why = status_ok(trimfill)
     if not ok:
         return f"Trim-and-fill: not available ({why})"
-    r = trimfill.iloc[0]
+    r, sc = trimfill.iloc[0], EffectScale(metric)
     k0 = int(r["k0"]) if finite(r.get("k0")) else 0
     side = r.get("side") if isinstance(r.get("side"), str) else "?"
     return (
         f"Trim-and-fill: {k0} stud{'y' if k0 == 1 else 'ies'} imputed on the {side} side; "
-        f"adjusted {ratio} {fmt_exp(r.get('estimate'))} "
-        f"[{fmt_exp(r.get('ci_lb'))}, {fmt_exp(r.get('ci_ub'))}]"
+        f"adjusted {sc.what} {sc.ci(r.get('estimate'), r.get('ci_lb'), r.get('ci_ub'))}"
+        f"{sc.unit}"
     )
 
 
@@ -110,8 +109,7 @@ def funnel_svg(
     from matplotlib.patches import Patch
     from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
-    is_mr = metric == "log_mr"
-    ratio = "ratio" if is_mr else "HR"
+    scale = EffectScale(metric)
     y = pd.to_numeric(effects["yi"], errors="coerce").to_numpy(float)
     se = pd.to_numeric(effects["sei"], errors="coerce").to_numpy(float)
     keep = np.isfinite(y) & np.isfinite(se)
@@ -125,7 +123,7 @@ def funnel_svg(
     if tf_ok and finite(trimfill.iloc[0].get("estimate")) and len(fy):
         tf_est = float(trimfill.iloc[0]["estimate"])
 
-    foot = [egger_text(regtest, ratio), begg_text(ranktest), trimfill_text(trimfill, ratio)]
+    foot = [egger_text(regtest, metric), begg_text(ranktest), trimfill_text(trimfill, metric)]
     width, plot_h = 6.6, 3.6
     heading = title_lines(title, width)
     top_in, bottom_in, left_in, right_in = (
@@ -210,11 +208,12 @@ def funnel_svg(
                     label="Filled (trim-and-fill)",
                 )
             )
-        ticks = ratio_ticks(math.exp(lo), math.exp(hi))
-        ax.xaxis.set_major_locator(FixedLocator([math.log(t) for t in ticks]))
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: tick_label(round(math.exp(v), 6))))
-        ax.xaxis.set_minor_locator(NullLocator())
-        ax.set_xlabel("Ratio of medians (log scale)" if is_mr else "Hazard ratio (log scale)")
+        log_ticks = scale.log_axis_ticks(lo, hi)
+        if log_ticks is not None:
+            ax.xaxis.set_major_locator(FixedLocator(log_ticks[0]))
+            ax.xaxis.set_major_formatter(FuncFormatter(log_ticks[1]))
+            ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xlabel(scale.label)
         ax.set_ylabel("Standard error")
         ax.legend(
             handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=8

@@ -8,19 +8,16 @@ studies is marked.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 
-from ..numbers import finite, fmt_exp
+from ..numbers import finite
+from .effect_scale import EffectScale
 from .svg import (
     BLUE,
     RED,
     figure,
     put_title,
-    ratio_ticks,
-    tick_label,
     title_height,
     title_lines,
     to_svg,
@@ -32,10 +29,11 @@ MAX_POINTS = 4000
 def gosh_svg(
     gosh: pd.DataFrame, title: str, metric: str = "log_hr", full: dict | None = None
 ) -> str:
-    """Return SVG text: subset estimates (ratio scale) against I² (%)."""
+    """Return SVG text: subset estimates (ratio scale, or months) against I² (%)."""
     from matplotlib.lines import Line2D
     from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
+    scale = EffectScale(metric)
     est = pd.to_numeric(gosh.get("estimate"), errors="coerce").to_numpy(float)
     i2 = pd.to_numeric(gosh.get("i2"), errors="coerce").to_numpy(float)
     keep = np.isfinite(est) & np.isfinite(i2)
@@ -76,13 +74,12 @@ def gosh_svg(
             handles.append(
                 Line2D([], [], marker="X", color=RED, ls="none", markersize=7, label="All studies")
             )
-        ticks = ratio_ticks(math.exp(lo), math.exp(hi))
-        ax.xaxis.set_major_locator(FixedLocator([math.log(t) for t in ticks]))
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: tick_label(round(math.exp(v), 6))))
-        ax.xaxis.set_minor_locator(NullLocator())
-        ax.set_xlabel(
-            "Ratio of medians (log scale)" if metric == "log_mr" else "Hazard ratio (log scale)"
-        )
+        log_ticks = scale.log_axis_ticks(lo, hi)
+        if log_ticks is not None:
+            ax.xaxis.set_major_locator(FixedLocator(log_ticks[0]))
+            ax.xaxis.set_major_formatter(FuncFormatter(log_ticks[1]))
+            ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xlabel(scale.label)
         ax.set_ylabel("I² (%)")
         ax.legend(
             handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=8
@@ -91,7 +88,8 @@ def gosh_svg(
         desc = f"GOSH plot of {n} subsets of studies: estimate against I²."
         if n:
             desc += (
-                f" Estimates range from {fmt_exp(est.min())} to {fmt_exp(est.max())};"
+                f" Estimates range from {scale.value(est.min())} to {scale.value(est.max())}"
+                f"{scale.unit};"
                 f" I² from {i2.min():.1f}% to {i2.max():.1f}%."
             )
         return to_svg(fig, title, desc)

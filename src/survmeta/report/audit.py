@@ -42,6 +42,23 @@ def _arm_text(r: dict, side: str) -> str:
     return f"{fmt_text(r.get(f'{side}_arm'))} (n = {fmt_int(r.get(f'n_{side}'))}{ev})"
 
 
+def _key(r: dict) -> tuple:
+    return tuple(str(r.get(c)) for c in ("study_id", "treatment_arm", "control_arm"))
+
+
+def _by_comparison(derivations: pd.DataFrame | None, rows: pd.DataFrame, metric: str) -> dict:
+    """The analysis's derivations.csv records by comparison, read once (not per comparison)."""
+    if derivations is None or not len(derivations) or not len(rows):
+        return {}
+    d = derivations[derivations["analysis_id"] == rows["analysis_id"].iloc[0]]
+    if "metric" in d:
+        d = d[d["metric"].astype(str) == metric]
+    out: dict[tuple, list] = {}
+    for a in _records(d):
+        out.setdefault(_key(a), []).append(a)
+    return out
+
+
 def _formula(info, metric: str) -> str:
     if metric == "log_mr" and info.formula_mr:
         return info.formula_mr
@@ -67,20 +84,14 @@ def audit_trail(
     km = km or {}
     out = []
     ratio_name = {"log_mr": "ratio", "rmst_diff": "RMST difference"}.get(metric, "HR")
+    alternatives = _by_comparison(derivations, rows, metric)
     for r in _records(rows):
         info = method_info(r.get("source_method"))
         formula = _formula(info, metric)
         alts = []
-        if derivations is not None and len(derivations):
-            d = derivations[
-                (derivations["analysis_id"] == r.get("analysis_id"))
-                & (derivations["study_id"].astype(str) == str(r.get("study_id")))
-                & (derivations["treatment_arm"].astype(str) == str(r.get("treatment_arm")))
-                & (derivations["control_arm"].astype(str) == str(r.get("control_arm")))
-            ]
-            if "metric" in d:
-                d = d[d["metric"].astype(str) == metric]
-            for a in _records(d):
+        if alternatives:
+            d = alternatives.get(_key(r), [])
+            for a in d:
                 chosen = str(a.get("chosen")).lower() in ("true", "1")
                 ai = method_info(a.get("source_method"))
                 status = fmt_text(a.get("status")) if not _missing(a.get("status")) else "ok"

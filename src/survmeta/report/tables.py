@@ -60,9 +60,15 @@ def _comparison(r: dict) -> str:
 
 
 def _records(df: pd.DataFrame | None) -> list[dict]:
+    """The rows as dicts, missing values as None (one pass, no per-cell pandas calls)."""
     if df is None or df.empty:
         return []
-    return df.astype(object).where(df.notna(), None).to_dict("records")
+    cols = list(df.columns)
+    return [
+        {c: (None if v is None or (isinstance(v, float) and v != v) else v)
+         for c, v in zip(cols, row, strict=True)}
+        for row in df.to_numpy(dtype=object).tolist()
+    ]  # fmt: skip
 
 
 MODEL_LABELS = {
@@ -573,17 +579,22 @@ def study_table(studies: pd.DataFrame, arms: pd.DataFrame | None, effects: pd.Da
         numeric={2},
         id="study-table",
     )
+    arms_by = {}
+    for a in _records(arms):
+        arms_by.setdefault(str(a.get("study_id")), []).append(a)
+    used_by: dict[str, set] = {}
+    for sid, aid in zip(effects["study_id"].astype(str), effects["analysis_id"], strict=True):
+        used_by.setdefault(sid, set()).add(aid)
     for r in _records(studies):
         sid = str(r.get("study_id"))
         arm_list: list[str] = []
-        if arms is not None and len(arms):
-            for a in _records(arms[arms["study_id"].astype(str) == sid]):
-                ev = "" if _missing(a.get("events")) else f" ({fmt_int(a.get('events'))})"
-                arm_list.append(
-                    f"{a.get('arm_id')}: {a.get('arm_class')}, {a.get('modality')}, "
-                    f"{a.get('outcome')}, n = {fmt_int(a.get('n'))}{ev}"
-                )
-        used = sorted(set(effects.loc[effects["study_id"].astype(str) == sid, "analysis_id"]))
+        for a in arms_by.get(sid, []):
+            ev = "" if _missing(a.get("events")) else f" ({fmt_int(a.get('events'))})"
+            arm_list.append(
+                f"{a.get('arm_id')}: {a.get('arm_class')}, {a.get('modality')}, "
+                f"{a.get('outcome')}, n = {fmt_int(a.get('n'))}{ev}"
+            )
+        used = sorted(used_by.get(sid, ()))
         citation = fmt_text(r.get("citation"))
         if not _missing(r.get("doi")):
             citation += f" doi:{r.get('doi')}"

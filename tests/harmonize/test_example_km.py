@@ -120,5 +120,5 @@ def test_example_config_is_valid_and_horizon_checked():
     assert schema_problems(config, schema, "config.yaml") == []
     config["rmst"]["horizon"] = "soon"
     assert [str(p) for p in schema_problems(config, schema, "config.yaml")] == [
-        "config.yaml:rmst.horizon: 'soon' does not match '^auto$'"
+        "config.yaml:rmst.horizon: 'soon' is not valid; expected auto or a number of months > 0"
     ]

@@ -11,8 +11,6 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field, replace
 
-import pandas as pd
-
 from ..pvalues import PValue, parse_p
 
 
@@ -202,6 +200,43 @@ def _merge(arms: list[Arm]) -> Arm:
 MULTIARM = ("split", "combine", "whole")
 
 
+@dataclass(frozen=True)
+class _Index:
+    """The input tables read once as Python objects: arms by outcome and study (in table
+    order), contrasts by (study, outcome). Every analysis and multi-arm mode reuses it."""
+
+    arms: dict
+    contrasts: dict
+
+
+_INDEXES: dict[tuple, tuple] = {}
+_READ = ("arms", "contrasts", *(name for name, _ in CURVES.values()))
+
+
+def _index(tables: dict) -> _Index:
+    """The :class:`_Index` of ``tables`` (built once per set of table objects)."""
+    frames = tuple(tables.get(name) for name in _READ)
+    key = tuple(map(id, frames))
+    hit = _INDEXES.get(key)
+    if hit is not None and all(a is b for a, b in zip(hit[0], frames, strict=True)):
+        return hit[1]
+    curves = _curves_by_arm(tables)
+    arms: dict = {}
+    for r in tables["arms"].to_dict("records"):
+        extra = curves.get((r["study_id"], r["arm_id"], r["outcome"]), {})
+        arm = Arm.from_row(r, **extra)
+        arms.setdefault(r["outcome"], {}).setdefault(r["study_id"], []).append(arm)
+    contrasts: dict = {}
+    tab = tables.get("contrasts")
+    if tab is not None:
+        for r in tab.to_dict("records"):
+            contrasts.setdefault((r["study_id"], r["outcome"]), []).append(r)
+    index = _Index(arms, contrasts)
+    _INDEXES.clear()  # one review at a time: keep only the latest
+    _INDEXES[key] = (frames, index)
+    return index
+
+
 def build_comparisons(tables: dict, analysis: dict, multiarm: str = "split") -> list[Comparison]:
     """Every treatment-arm x control-arm pair of each study for this analysis.
 
@@ -216,18 +251,11 @@ def build_comparisons(tables: dict, analysis: dict, multiarm: str = "split") -> 
     if multiarm not in MULTIARM:
         raise ValueError(f"multiarm must be one of {', '.join(MULTIARM)}, not {multiarm!r}")
     treat, ctrl = as_list(analysis["treatment"]), as_list(analysis["control"])
-    arms = tables["arms"]
-    arms = arms[arms["outcome"] == analysis["outcome"]]
-    curves = _curves_by_arm(tables)
-    contrasts = tables.get("contrasts")
+    index = _index(tables)
     out: list[Comparison] = []
-    for study_id, grp in arms.groupby("study_id", sort=False):
-
-        def arm(r, sid=study_id):
-            return Arm.from_row(r, **curves.get((sid, r["arm_id"], analysis["outcome"]), {}))
-
-        t_arms = [arm(r) for _, r in grp.iterrows() if r["arm_class"] in treat]
-        c_arms = [arm(r) for _, r in grp.iterrows() if r["arm_class"] in ctrl]
+    for study_id, grp in index.arms.get(analysis["outcome"], {}).items():
+        t_arms = [a for a in grp if a.arm_class in treat]
+        c_arms = [a for a in grp if a.arm_class in ctrl]
         if not t_arms or not c_arms:
             continue
         notes: tuple[str, ...] = ()
@@ -254,7 +282,7 @@ def build_comparisons(tables: dict, analysis: dict, multiarm: str = "split") -> 
                     outcome=analysis["outcome"],
                     t=t2,
                     c=c2,
-                    contrast=_find_contrast(contrasts, study_id, analysis["outcome"], t, c),
+                    contrast=_find_contrast(index, study_id, analysis["outcome"], t, c),
                     notes=notes + whole,
                     shared_arms=shared,
                     multiarm=multiarm,
@@ -263,11 +291,8 @@ def build_comparisons(tables: dict, analysis: dict, multiarm: str = "split") -> 
     return out
 
 
-def _find_contrast(contrasts: pd.DataFrame | None, study_id, outcome, t: Arm, c: Arm):
-    if contrasts is None:
-        return None
-    rows = contrasts[(contrasts["study_id"] == study_id) & (contrasts["outcome"] == outcome)]
-    for _, r in rows.iterrows():
+def _find_contrast(index: _Index, study_id, outcome, t: Arm, c: Arm):
+    for r in index.contrasts.get((study_id, outcome), ()):
         if (r["arm_id"], r["ref_arm_id"]) == (t.arm_id, c.arm_id):
             return Contrast.from_row(r, treatment_is_index=True)
         if (r["arm_id"], r["ref_arm_id"]) == (c.arm_id, t.arm_id):

@@ -52,6 +52,7 @@ def analysis_tables(
     sensitivity: dict,
     univariate: pd.DataFrame | None = None,
     dependence: str = "univariate",
+    hazard: pd.DataFrame | None = None,
 ) -> dict:
     """{table name: DataFrame} for one analysis's effects ``rows`` (effects.csv order).
 
@@ -64,7 +65,9 @@ def analysis_tables(
         rows, model = diagnostic_rows(rows, univariate, dependence)
         extra = {
             "leave1study": leave1study_table(whole, pooling, dependence),
-            "hazard_based": hazard_based_table(
+            "hazard_based": hazard
+            if hazard is not None
+            else hazard_based_table(
                 whole, univariate, analysis, {"pooling": pooling, "dependence": dependence}
             ),
         }
@@ -218,31 +221,57 @@ def leave1study_table(rows: pd.DataFrame, pooling: dict, dependence: str) -> pd.
     return _ordered(pd.DataFrame(recs), "leave1study")
 
 
+def hazard_based_tables(
+    effects: pd.DataFrame, univariate: pd.DataFrame | None, analyses: list[dict], config: dict
+) -> dict[str, pd.DataFrame]:
+    """hazard_based.csv of every analysis: each pooled with its main model from only the
+    comparisons derived from an HR, a log-rank statistic or a reconstructed curve (methods
+    that do not assume exponential survival; issue 16). All in one pool_tables call."""
+    from .pool import pool_tables
+
+    out: dict[str, pd.DataFrame] = {}
+    subsets, keep_ids = [], []
+    for analysis in analyses:
+        aid = analysis["id"]
+        rows = effects[effects["analysis_id"] == aid]
+        if analysis.get("metric", "log_hr") != "log_hr":
+            out[aid] = _declined(
+                "hazard_based", "not applicable: the analysis pools no hazard ratios"
+            )
+        elif "hazard_based" not in rows:
+            out[aid] = _declined("hazard_based", "effects.csv does not say which methods were used")
+        else:
+            sub = rows[rows["hazard_based"].astype(str).str.lower().isin(("true", "1"))]
+            if not len(sub):
+                out[aid] = _declined(
+                    "hazard_based", "no comparison was derived by a hazard-based method"
+                )
+            else:
+                subsets.append(sub)
+                keep_ids.append(aid)
+    if not subsets:
+        return out
+    sub = pd.concat(subsets, ignore_index=True)
+    only = [{**a, "subgroups": None} for a in analyses if a["id"] in set(keep_ids)]
+    cfg = {**config, "analyses": only, "sensitivity": {}}
+    uni = None
+    if univariate is not None and len(univariate) and "comparison_id" in sub:
+        uni = univariate[univariate["comparison_id"].isin(set(sub["comparison_id"]))]
+    pooled = pool_tables(sub, cfg, uni)["pooled"]
+    back = {contract: name for name, contract in POOLED_NAMES.items()}
+    for aid in keep_ids:
+        main = pooled[pooled["main"].astype(bool) & (pooled["subgroup"] == "all")
+                      & (pooled["analysis_id"] == aid)]  # fmt: skip
+        if not len(main):
+            out[aid] = _declined("hazard_based", "no pooled estimate")
+            continue
+        main = main.drop(columns=["analysis_id", "subgroup"]).rename(columns=back)
+        out[aid] = _ordered(main.reset_index(drop=True), "hazard_based")
+    return out
+
+
 def hazard_based_table(
     rows: pd.DataFrame, univariate: pd.DataFrame | None, analysis: dict, config: dict
 ) -> pd.DataFrame:
-    """hazard_based.csv: the analysis pooled with its main model from only the comparisons
-    derived from an HR, a log-rank statistic or a reconstructed curve (methods that do not
-    assume exponential survival; issue 16)."""
-    from .pool import pool_tables
-
-    if analysis.get("metric", "log_hr") != "log_hr":
-        return _declined("hazard_based", "not applicable: the analysis pools no hazard ratios")
-    if "hazard_based" not in rows:
-        return _declined("hazard_based", "effects.csv does not say which methods were used")
-    keep = rows["hazard_based"].astype(str).str.lower().isin(("true", "1"))
-    sub = rows[keep]
-    if not len(sub):
-        return _declined("hazard_based", "no comparison was derived by a hazard-based method")
-    only = {**analysis, "subgroups": None}
-    cfg = {**config, "analyses": [only], "sensitivity": {}}
-    uni = None
-    if univariate is not None and len(univariate):
-        uni = univariate[univariate["comparison_id"].isin(set(sub["comparison_id"]))]
-    pooled = pool_tables(sub, cfg, uni)["pooled"]
-    main = pooled[pooled["main"].astype(bool) & (pooled["subgroup"] == "all")]
-    if not len(main):
-        return _declined("hazard_based", "no pooled estimate")
-    back = {contract: name for name, contract in POOLED_NAMES.items()}
-    main = main.drop(columns=["analysis_id", "subgroup"]).rename(columns=back)
-    return _ordered(main.reset_index(drop=True), "hazard_based")
+    """hazard_based.csv of one analysis (:func:`hazard_based_tables`)."""
+    return hazard_based_tables(rows, univariate, [analysis], config)[analysis["id"]]

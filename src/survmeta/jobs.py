@@ -65,7 +65,7 @@ def pool_job(effects, univariate, config: dict, log=None) -> dict:
     """The pool job: {"pooled", "weights", "vcov", "bayes", "bayes_shrinkage", "bayes_tau"}
     DataFrames, "sensitivity": {(analysis id, table name): DataFrame} and "gosh":
     {analysis id: (table, labels) or (None, why)}. ``log(line)`` reports progress."""
-    from .diagnostics import analysis_tables, diagnostic_rows, gosh_table
+    from .diagnostics import analysis_tables, diagnostic_rows, gosh_table, hazard_based_tables
     from .pool import bayes_tables, pool_tables
 
     log = log or (lambda line: None)
@@ -77,10 +77,13 @@ def pool_job(effects, univariate, config: dict, log=None) -> dict:
     out |= {"bayes": bayes["bayes"], "bayes_shrinkage": bayes["shrinkage"],
             "bayes_tau": bayes["tau"]}  # fmt: skip
     out["sensitivity"], out["gosh"] = {}, {}
+    hazard = hazard_based_tables(effects, univariate, config["analyses"], config)
     for i, analysis in enumerate(config["analyses"], 1):
         aid = analysis["id"]
         rows = effects[effects["analysis_id"] == aid].reset_index(drop=True)
-        tables = analysis_tables(rows, analysis, pooling, sensitivity, univariate, dependence)
+        tables = analysis_tables(
+            rows, analysis, pooling, sensitivity, univariate, dependence, hazard.get(aid)
+        )
         out["sensitivity"] |= {(aid, name): df for name, df in tables.items()}
         declined = [f"{n}: {df['status'].iloc[0]}" for n, df in tables.items()
                     if len(df) and df["status"].ne("ok").all()]  # fmt: skip

@@ -79,7 +79,7 @@ BAYES_SHRINKAGE_COLUMNS = (
 )
 #: bayes_tau.csv: the posterior density of tau of each analysis's overall pool, on a grid
 #: (the report's small density plot).
-BAYES_TAU_COLUMNS = "analysis_id prior tau density".split()
+BAYES_TAU_COLUMNS = "analysis_id prior scale tau density".split()
 
 #: Sensitivity table name -> the columns design.md promises (others may follow).
 _STUDY = "study_id treatment_arm control_arm "

@@ -14,7 +14,7 @@ import pandas as pd
 from .dependence import MV_METHODS, MV_TESTS, multilevel, mv_method, mv_test
 from .estimators.dist import norm_isf
 from .estimators.rma import fit, profile_ci, qprofile_ci
-from .estimators.stack import stack
+from .estimators.stack import by_size, stack
 from .outputs import (
     BAYES_COLUMNS,
     BAYES_SHRINKAGE_COLUMNS,
@@ -104,33 +104,42 @@ def bayes_tables(
         elif len(rows):
             slots.append((analysis, subgroup, rows, "none"))
     slots = [s for s in slots if len(s[2])]
-    y, v, m = stack([(r["yi"].to_numpy(float), r["vi"].to_numpy(float)) for _, _, r, _ in slots])
+    groups = by_size([len(s[2]) for s in slots])
     rows, shrink, dens = [], [], []
     for i, prior in enumerate(priors(config)):
         name, scale = str(prior["tau"]), float(prior["scale"])
-        res = bayes_re(y, v, m, name, scale, level) if slots else None
+        fitted = {}  # slot -> (BayesResults of its size group, column)
+        for idx in groups:
+            y, v, m = stack([(slots[j][2]["yi"].to_numpy(float),
+                              slots[j][2]["vi"].to_numpy(float)) for j in idx])  # fmt: skip
+            res = bayes_re(y, v, m, name, scale, level)
+            fitted |= {j: (res, c) for c, j in enumerate(idx)}
         for j, (analysis, subgroup, r, dep) in enumerate(slots):
+            res, c = fitted[j]
             row = {"analysis_id": analysis["id"], "subgroup": subgroup, "prior": name,
                    "scale": scale, "k": len(r), "status": "ok", "main": i == 0,
                    "dependence": dep}  # fmt: skip
             for col in BAYES_SUMMARIES:
-                row[col] = float(getattr(res, col)[j])
+                row[col] = float(getattr(res, col)[c])
             rows.append(row)
             shr = pd.DataFrame({
                 "analysis_id": analysis["id"], "subgroup": subgroup, "prior": name,
                 "comparison_id": comparison_ids(r), "study_id": r["study_id"].to_numpy(),
-                "mean": res.shr_mean[: len(r), j], "median": res.shr_median[: len(r), j],
-                "ci_low": res.shr_ci_low[: len(r), j], "ci_high": res.shr_ci_high[: len(r), j],
+                "mean": res.shr_mean[: len(r), c], "median": res.shr_median[: len(r), c],
+                "ci_low": res.shr_ci_low[: len(r), c], "ci_high": res.shr_ci_high[: len(r), c],
             })  # fmt: skip
             shrink.append(shr)
         overall = [j for j, s in enumerate(slots) if s[1] == "all"]
         if overall:
-            top = max(float(np.nanmax(res.tau_ci_high[overall])) * 1.5, 1e-3)
+            top = max(max(float(fitted[j][0].tau_ci_high[fitted[j][1]]) for j in overall) * 1.5,
+                      1e-3)  # fmt: skip
             grid = np.linspace(0.0, top, TAU_GRID)
-            density = res.tau_density(grid)
             for j in overall:
+                res, c = fitted[j]
+                density = res.tau_density(grid)[:, c]
                 dens.append(pd.DataFrame({"analysis_id": slots[j][0]["id"], "prior": name,
-                                          "tau": grid, "density": density[:, j]}))  # fmt: skip
+                                          "scale": scale, "tau": grid,
+                                          "density": density}))  # fmt: skip
     out = pd.DataFrame(rows).reindex(columns=BAYES_COLUMNS)
     for col, src in (("hr_median", "mu_median"), ("hr_ci_low", "mu_ci_low"),
                      ("hr_ci_high", "mu_ci_high"), ("hr_pred_low", "pred_low"),

@@ -109,9 +109,9 @@ def bayes_tables(
     for i, prior in enumerate(priors(config)):
         name, scale = str(prior["tau"]), float(prior["scale"])
         fitted = {}  # slot -> (BayesResults of its size group, column)
-        for idx in groups:
+        for size, idx in groups:
             y, v, m = stack([(slots[j][2]["yi"].to_numpy(float),
-                              slots[j][2]["vi"].to_numpy(float)) for j in idx])  # fmt: skip
+                              slots[j][2]["vi"].to_numpy(float)) for j in idx], size)  # fmt: skip
             res = bayes_re(y, v, m, name, scale, level)
             fitted |= {j: (res, c) for c, j in enumerate(idx)}
         for j, (analysis, subgroup, r, dep) in enumerate(slots):
@@ -196,24 +196,33 @@ def _row_head(analysis, subgroup, method, test, level, rows) -> dict:
 
 def _uni_cells(slots, grid, level) -> dict:
     """Every univariate slot fitted with every (method, test): one stacked engine call per
-    method, the tests and both tau^2 CIs from that fit."""
-    y, v, m = stack([(s[2]["yi"].to_numpy(float), s[2]["vi"].to_numpy(float)) for s in slots])
+    method and size group (stack.by_size), the tests and both tau^2 CIs from that fit.
+    Returns {(method, test): {column: array over slots}}."""
     cells: dict[tuple[str, str], dict] = {}
-    for method in dict.fromkeys(mt for mt, _ in grid):
-        model = fit(y, v, method, present=m)
-        ci = qprofile_ci(model, level)
-        pl_lb, pl_ub = profile_ci(model, level)
-        for test in dict.fromkeys(t for mt, t in grid if mt == method):
-            res = model.results(test, level)
-            pred = res.predict()
-            cells[(method, test)] = contract_names({
-                "estimate": res.estimate, "se": res.se[0], "ci_lb": res.ci_lb[0],
-                "ci_ub": res.ci_ub[0], "pi_lb": pred.pi_lb, "pi_ub": pred.pi_ub,
-                "tau2": res.tau2, "tau2_ci_lb": ci.tau2_ci_lb, "tau2_ci_ub": ci.tau2_ci_ub,
-                "tau2_pl_lb": pl_lb, "tau2_pl_ub": pl_ub, "i2": res.i2, "h2": res.h2,
-                "qe": res.qe, "qe_df": res.qe_df, "qep": res.qep, "zval": res.zval[0],
-                "pval": res.pval[0], "dfs": res.dfs, "error": res.error,
-            })  # fmt: skip
+    for size, idx in by_size([len(s[2]) for s in slots]):
+        y, v, m = stack(
+            [(slots[j][2]["yi"].to_numpy(float), slots[j][2]["vi"].to_numpy(float)) for j in idx],
+            size,
+        )
+        for method in dict.fromkeys(mt for mt, _ in grid):
+            model = fit(y, v, method, present=m)
+            ci = qprofile_ci(model, level)
+            pl_lb, pl_ub = profile_ci(model, level)
+            for test in dict.fromkeys(t for mt, t in grid if mt == method):
+                res = model.results(test, level)
+                pred = res.predict()
+                vals = contract_names({
+                    "estimate": res.estimate, "se": res.se[0], "ci_lb": res.ci_lb[0],
+                    "ci_ub": res.ci_ub[0], "pi_lb": pred.pi_lb, "pi_ub": pred.pi_ub,
+                    "tau2": res.tau2, "tau2_ci_lb": ci.tau2_ci_lb, "tau2_ci_ub": ci.tau2_ci_ub,
+                    "tau2_pl_lb": pl_lb, "tau2_pl_ub": pl_ub, "i2": res.i2, "h2": res.h2,
+                    "qe": res.qe, "qe_df": res.qe_df, "qep": res.qep, "zval": res.zval[0],
+                    "pval": res.pval[0], "dfs": res.dfs, "error": res.error,
+                })  # fmt: skip
+                cell = cells.setdefault((method, test), {})
+                for name, arr in vals.items():
+                    full = cell.setdefault(name, np.empty(len(slots), dtype=arr.dtype))
+                    full[idx] = arr
     return cells
 
 

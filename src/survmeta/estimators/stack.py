@@ -84,9 +84,13 @@ def as_data(y, v, present=None) -> Data:
     return Data(y, v, np.array(m), m.sum(0))
 
 
-def stack(datasets: Sequence[tuple]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Ragged datasets [(y_j, v_j), ...] as padded (K, D) y, v and the mask of real rows."""
+def stack(datasets: Sequence[tuple], size: int | None = None) -> tuple[np.ndarray, ...]:
+    """Ragged datasets [(y_j, v_j), ...] as padded (K, D) y, v and the mask of real rows.
+
+    K is ``size`` (at least the largest dataset) or the largest dataset's size.
+    """
     kmax = max((len(y) for y, _ in datasets), default=0)
+    kmax = max(kmax, size or 0)
     d = len(datasets)
     y = np.zeros((kmax, d))
     v = np.ones((kmax, d))
@@ -97,20 +101,21 @@ def stack(datasets: Sequence[tuple]) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return y, v, m
 
 
-def by_size(sizes, ratio: float = 2.0) -> list[list[int]]:
-    """Indices of datasets grouped so that none is padded beyond ``ratio`` times its size.
+def padded_size(k: int) -> int:
+    """The rows a dataset of k studies is padded to: the next power of two."""
+    return 1 << max(0, int(k) - 1).bit_length()
+
+
+def by_size(sizes) -> list[tuple[int, list[int]]]:
+    """(padded size, indices) of datasets grouped by :func:`padded_size`, smallest first.
 
     One padded stack of all datasets costs as much as the largest times their number; a
     review with a few analyses of hundreds of studies and many of ten would pay for the
-    hundreds everywhere. Groups keep the work close to the sum of the sizes, at a few
-    calls more. Each group lists its datasets in their original order.
+    hundreds everywhere. Grouping by the next power of two keeps every dataset within
+    twice its size, and makes each dataset's arithmetic independent of which other
+    datasets share its call: a review split into shards gives the same numbers.
     """
-    order = sorted(range(len(sizes)), key=lambda j: sizes[j])
-    groups: list[list[int]] = []
-    floor = None
-    for j in order:
-        if floor is None or sizes[j] > ratio * max(floor, 1):
-            groups.append([])
-            floor = sizes[j]
-        groups[-1].append(j)
-    return [sorted(g) for g in groups]
+    groups: dict[int, list[int]] = {}
+    for j, k in enumerate(sizes):
+        groups.setdefault(padded_size(k), []).append(j)
+    return sorted(groups.items())

@@ -97,9 +97,39 @@ def pool_job(effects, univariate, config: dict, log=None) -> dict:
     return out
 
 
+def figures_job(results: dict, analyses: list[dict], config: dict, workers: int = 1):
+    """A figure shard's job: ({file path: svg} of the forest, funnel and GOSH plots, {marker
+    key: svg} of the figures drawn only in the report) for ``analyses``."""
+    from .figures.plots import all_figures, figure_keys
+    from .outputs import FIGURE_SUFFIXES, figure_path
+    from .report.assemble import inline_figures
+
+    level = config.get("pooling", {}).get("level", 0.95)
+    drawn = all_figures(analyses, results, level, workers=workers)
+    files = {
+        figure_path(aid, kind): svg
+        for aid, svgs in drawn.items()
+        for kind, svg in svgs.items()
+        if kind in FIGURE_SUFFIXES
+    }
+    keys = {a["id"]: figure_keys(a, results) for a in analyses}
+    return files, inline_figures(drawn, keys)
+
+
+def render_job(results: dict, config: dict) -> str:
+    """The rendering job: the report's HTML with a marker where each figure goes
+    (report/assemble.py), so that it runs beside the figure jobs."""
+    from .figures.plots import figure_keys
+    from .report.assemble import markers
+    from .report.build import render_results
+
+    keys = {a["id"]: figure_keys(a, results) for a in config["analyses"]}
+    return render_results(results, markers(keys), config)
+
+
 def report_job(results: dict, config: dict, workers: int = 1) -> tuple[dict, str]:
-    """The report job: ({analysis id: {kind: svg}}, the report's HTML) from load_results'
-    tables."""
+    """Figures and report in one process: ({analysis id: {kind: svg}}, the report's HTML)
+    from load_results' tables (what the figure, rendering and assembly jobs give)."""
     from .figures.plots import all_figures
     from .report.build import render_results
 

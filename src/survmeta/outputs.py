@@ -126,9 +126,60 @@ def gosh_analyses(config: dict) -> list[str]:
     return [a["id"] for a in config["analyses"]] if on else []
 
 
-def figure_paths(config: dict, kind: str | None = None) -> list[str]:
-    """Every figure the report job draws (of one ``kind``, or all)."""
-    ids = [a["id"] for a in config["analyses"]]
-    per_kind = {"forest": ids, "funnel": ids, "gosh": gosh_analyses(config)}
+def figure_paths(config: dict, kind: str | None = None, analyses=None) -> list[str]:
+    """Every figure file the figure jobs draw (of one ``kind``, or all; of ``analyses``, or
+    of every analysis)."""
+    ids = [a["id"] for a in (analyses if analyses is not None else config["analyses"])]
+    gosh = set(gosh_analyses(config))
+    per_kind = {"forest": ids, "funnel": ids, "gosh": [a for a in ids if a in gosh]}
     kinds = [kind] if kind else list(per_kind)
     return [figure_path(a, kd) for kd in kinds for a in per_kind[kd]]
+
+
+# --------------------------------------------------------------------------------------
+# Shards: the pool and figure work of a review split over jobs (issue 18)
+# --------------------------------------------------------------------------------------
+
+#: Analyses per shard when ``shards: auto``: a shard's job pays about a second of imports
+#: (bench/shards.py), a 25-analysis shard some seconds of work.
+ANALYSES_PER_SHARD = 25
+MAX_AUTO_SHARDS = 8
+#: The review-wide tables each pool shard writes for its analyses, merged into results/.
+SHARD_TABLES = ("pooled", "weights", "vcov", "bayes", "bayes_shrinkage", "bayes_tau")
+REPORT_DRAFT = "results/shards/report.html"
+
+
+def n_shards(config: dict) -> int:
+    """How many pool and figure jobs the review is split into (``shards:``, default auto:
+    one per 25 analyses, at most 8; never more than there are analyses)."""
+    n_analyses = len(config["analyses"])
+    setting = config.get("shards", "auto")
+    if setting in (None, "auto"):
+        setting = min(MAX_AUTO_SHARDS, -(-n_analyses // ANALYSES_PER_SHARD))
+    return max(1, min(int(setting), n_analyses))
+
+
+def shards(config: dict) -> dict[str, list[dict]]:
+    """{shard name: its analyses}: analyses dealt round-robin (config order within a shard),
+    so that the large analyses a review lists together are spread over the shards."""
+    n = n_shards(config)
+    return {f"s{i}": config["analyses"][i::n] for i in range(n)}
+
+
+def shard_table(shard: str, name: str) -> str:
+    return f"results/shards/{shard}/{name}.csv"
+
+
+def shard_figures(shard: str) -> str:
+    """The shard's figures drawn inline in the report only (posterior of tau, KM curves)."""
+    return f"results/shards/{shard}/figures.json"
+
+
+REVIEW_TABLES = {
+    "pooled": POOLED,
+    "weights": WEIGHTS,
+    "vcov": VCOV,
+    "bayes": BAYES,
+    "bayes_shrinkage": BAYES_SHRINKAGE,
+    "bayes_tau": BAYES_TAU,
+}

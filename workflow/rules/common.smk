@@ -16,12 +16,19 @@ from survmeta.outputs import (
     POOLED,
     RECONSTRUCTED,
     REPORT,
+    REPORT_DRAFT,
+    REVIEW_TABLES,
+    SHARD_TABLES,
     VCOV,
     WEIGHTS,
+    figure_path,
     figure_paths,
     gosh_analyses,
     gosh_path,
     output_paths,
+    shard_figures,
+    shard_table,
+    shards,
     validated_path,
 )
 from survmeta.config import config_problems, missing_files, table_problems
@@ -86,6 +93,10 @@ onstart:
     check_inputs()
 
 
+ANALYSES = [a["id"] for a in config["analyses"]]
+SHARDS = shards(config)
+
+
 def input_tables(wildcards):
     return dict(config["inputs"])
 
@@ -98,12 +109,55 @@ def sensitivity_outputs():
     return output_paths(config["analyses"])
 
 
-def gosh_outputs():
-    return [gosh_path(a) for a in gosh_analyses(config)]
+def gosh_outputs(analyses=None):
+    ids = {a["id"] for a in (analyses or config["analyses"])}
+    return [gosh_path(a) for a in gosh_analyses(config) if a in ids]
 
 
 def figure_outputs(kind=None):
     return figure_paths(config, kind)
+
+
+def figure_paths_of(analyses, kind):
+    """The figure files of ``kind`` that a shard of ``analyses`` draws."""
+    return figure_paths(config, kind, analyses)
+
+
+def pool_table(shard, name):
+    """Where a pool shard writes a review-wide table: results/ itself when it is the only
+    shard (no merge job), else its shard folder."""
+    return REVIEW_TABLES[name] if len(SHARDS) == 1 else shard_table(shard, name)
+
+
+def figure_marker_files():
+    """{marker key: file} of every figure drawn as a file (report/assemble.py)."""
+    from survmeta.report.assemble import figure_key
+
+    return {
+        figure_key(a["id"], kind): figure_path(a["id"], kind)
+        for a in config["analyses"]
+        for kind in ("forest", "funnel", "gosh")
+        if kind != "gosh" or a["id"] in gosh_analyses(config)
+    }
+
+
+def report_inputs():
+    """What the figure and rendering jobs read: results/ only."""
+    return dict(
+        effects=EFFECTS,
+        excluded=EXCLUDED,
+        derivations=DERIVATIONS,
+        inputs=INPUTS,
+        reconstructed=RECONSTRUCTED,
+        validated=validated_outputs(),
+        pooled=POOLED,
+        weights=WEIGHTS,
+        vcov=VCOV,
+        bayes=BAYES,
+        bayes_tau=BAYES_TAU,
+        sensitivity=sensitivity_outputs(),
+        gosh=gosh_outputs(),
+    )
 
 
 def final_outputs():

@@ -1,31 +1,49 @@
-rule pool:
-    input:
-        effects=EFFECTS,
-        univariate=EFFECTS_UNIVARIATE,
-    output:
-        pooled=report(POOLED, caption="../report/pooled.rst", category="Tables"),
-        weights=WEIGHTS,
-        vcov=VCOV,
-        bayes=BAYES,
-        bayes_shrinkage=BAYES_SHRINKAGE,
-        bayes_tau=BAYES_TAU,
-        sensitivity=sensitivity_outputs(),
-        gosh=gosh_outputs(),
-    log:
-        "logs/pool.log",
-    benchmark:
-        "benchmarks/pool.tsv"
-    conda:
-        "../envs/survmeta.yaml"
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=20,
-    params:
-        analyses=config["analyses"],
-        pooling=config["pooling"],
-        sensitivity=config.get("sensitivity", {}),
-        bayes=config.get("bayes", {}),
-        dependence=config.get("dependence", "auto"),
-    script:
-        "../scripts/pool.py"
+# One pool job per shard of the review's analyses (outputs.shards: round-robin, `shards:`
+# in the config); with several shards the merge rule joins their review-wide tables in
+# analysis order, with one the pool job writes them itself.
+for shard, shard_analyses in SHARDS.items():
+
+    rule:
+        name:
+            f"pool_{shard}"
+        input:
+            effects=EFFECTS,
+            univariate=EFFECTS_UNIVARIATE,
+        output:
+            **{name: pool_table(shard, name) for name in SHARD_TABLES},
+            sensitivity=output_paths(shard_analyses),
+            gosh=gosh_outputs(shard_analyses),
+        log:
+            f"logs/pool_{shard}.log",
+        benchmark:
+            f"benchmarks/pool_{shard}.tsv"
+        conda:
+            "../envs/survmeta.yaml"
+        threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=20,
+        params:
+            analyses=shard_analyses,
+        script:
+            "../scripts/pool.py"
+
+
+if len(SHARDS) > 1:
+
+    rule merge_pool:
+        input:
+            **{
+                name: [shard_table(shard, name) for shard in SHARDS]
+                for name in SHARD_TABLES
+            },
+        output:
+            **{name: REVIEW_TABLES[name] for name in SHARD_TABLES},
+        log:
+            "logs/merge_pool.log",
+        params:
+            order=ANALYSES,
+        conda:
+            "../envs/survmeta.yaml"
+        script:
+            "../scripts/merge_pool.py"

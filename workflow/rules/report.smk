@@ -1,44 +1,72 @@
-rule report:
+# One figure job per shard (matplotlib) beside the rendering job (jinja2); the assemble
+# rule puts each figure where the rendering left its marker (report/assemble.py).
+for shard, shard_analyses in SHARDS.items():
+
+    rule:
+        name:
+            f"figures_{shard}"
+        input:
+            **report_inputs(),
+        output:
+            forest=report(
+                figure_paths_of(shard_analyses, "forest"),
+                caption="../report/forest.rst",
+                category="Forest plots",
+            ),
+            funnel=report(
+                figure_paths_of(shard_analyses, "funnel"),
+                caption="../report/funnel.rst",
+                category="Funnel plots",
+            ),
+            gosh=figure_paths_of(shard_analyses, "gosh"),
+            inline=shard_figures(shard),
+        log:
+            f"logs/figures_{shard}.log",
+        benchmark:
+            f"benchmarks/figures_{shard}.tsv"
+        conda:
+            "../envs/survmeta.yaml"
+        threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=10,
+        params:
+            analyses=shard_analyses,
+        script:
+            "../scripts/figures.py"
+
+
+rule render:
     input:
-        effects=EFFECTS,
-        excluded=EXCLUDED,
-        derivations=DERIVATIONS,
-        inputs=INPUTS,
-        reconstructed=RECONSTRUCTED,
-        validated=validated_outputs(),
-        pooled=POOLED,
-        weights=WEIGHTS,
-        vcov=VCOV,
-        bayes=BAYES,
-        bayes_tau=BAYES_TAU,
-        sensitivity=sensitivity_outputs(),
-        gosh=gosh_outputs(),
+        **report_inputs(),
     output:
-        forest=report(
-            figure_outputs("forest"),
-            caption="../report/forest.rst",
-            category="Forest plots",
-        ),
-        funnel=report(
-            figure_outputs("funnel"),
-            caption="../report/funnel.rst",
-            category="Funnel plots",
-        ),
-        gosh=figure_outputs("gosh"),
-        html=report(REPORT, caption="../report/index.rst", category="Report"),
+        draft=temp(REPORT_DRAFT),
     log:
-        "logs/report.log",
+        "logs/render.log",
     benchmark:
-        "benchmarks/report.tsv"
+        "benchmarks/render.tsv"
     conda:
         "../envs/survmeta.yaml"
-    threads: 4
+    threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    params:
-        config=config,
-        analyses=config["analyses"],
-        level=config["pooling"].get("level", 0.95),
     script:
         "../scripts/report.py"
+
+
+rule assemble:
+    input:
+        draft=REPORT_DRAFT,
+        figures=figure_outputs(),
+        inline=[shard_figures(shard) for shard in SHARDS],
+    output:
+        html=report(REPORT, caption="../report/index.rst", category="Report"),
+    log:
+        "logs/assemble.log",
+    params:
+        figures=figure_marker_files(),
+    conda:
+        "../envs/survmeta.yaml"
+    script:
+        "../scripts/assemble.py"

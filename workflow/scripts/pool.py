@@ -1,8 +1,6 @@
-"""Pool every analysis, with its sensitivity, small-study and GOSH tables (thin adapter).
-
-One job for all analyses: the engine fits every analysis and subgroup in one
-stacked call per method, and one process pays the imports once (bench/speed.py).
-"""
+"""Pool one shard's analyses, with their sensitivity, small-study and GOSH tables (thin
+adapter over survmeta.jobs). The engine fits every analysis and subgroup of the shard in
+one stacked call per method and size; the merge rule joins the shards' tables."""
 
 import sys
 
@@ -10,18 +8,18 @@ sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
 
 from survmeta.io import read_result, write_csv, write_text  # noqa: E402
 from survmeta.jobs import pool_job  # noqa: E402
-from survmeta.outputs import gosh_path, sensitivity_path  # noqa: E402
+from survmeta.outputs import SHARD_TABLES, gosh_path, sensitivity_path  # noqa: E402
 
-inp, out = snakemake.input, snakemake.output  # noqa: F821
+inp, out, params = snakemake.input, snakemake.output, snakemake.params  # noqa: F821
 
 
 def log(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-config = snakemake.config  # noqa: F821
+config = {**snakemake.config, "analyses": params.analyses}  # noqa: F821
 result = pool_job(read_result(inp.effects), read_result(inp.univariate), config, log)
-for name in ("pooled", "weights", "vcov", "bayes", "bayes_shrinkage", "bayes_tau"):
+for name in SHARD_TABLES:
     write_csv(out[name], result[name])
 for (aid, name), df in result["sensitivity"].items():
     path = sensitivity_path(aid, name)

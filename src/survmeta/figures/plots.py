@@ -125,6 +125,40 @@ def _rows(table: pd.DataFrame | None, study_id: str, outcome) -> pd.DataFrame | 
     return table[keep]
 
 
+def _km_studies(analysis: dict, results: dict):
+    """(study, outcome, its comparison rows, its rebuilt patients, arms) of every study of
+    the analysis whose arms were reconstructed from digitized curves (reconstructed.csv)."""
+    rec = results.get("reconstructed")
+    if rec is None or rec.empty:
+        return
+    effects = results["effects"]
+    rows = effects[effects["analysis_id"] == analysis["id"]]
+    for sid, comps in rows.groupby(rows["study_id"].astype(str), sort=False):
+        outcome = comps["outcome"].iloc[0] if "outcome" in comps else analysis.get("outcome")
+        patients = _rows(rec, sid, outcome)
+        if patients is None or patients.empty:
+            continue
+        rebuilt = set(patients["arm_id"].astype(str))
+        pairs = comps[["treatment_arm", "control_arm"]].astype(str).to_numpy().ravel()
+        arms = [a for a in dict.fromkeys(pairs) if a in rebuilt]  # treatment, control, ...
+        if arms:
+            yield sid, outcome, comps, patients, arms
+
+
+def figure_keys(analysis: dict, results: dict) -> dict:
+    """Which figures :func:`analysis_figures` draws for the analysis, without drawing them:
+    {kind: True} and ``km``: [study ids] (the report leaves a place for each)."""
+    out = {"forest": True, "funnel": True}
+    if analysis["id"] in (results.get("gosh") or {}):
+        out["gosh"] = True
+    if tau_curves(results.get("bayes_tau"), results.get("bayes"), analysis["id"]):
+        out["bayes_tau"] = True
+    km = [sid for sid, *_ in _km_studies(analysis, results)]
+    if km:
+        out["km"] = km
+    return out
+
+
 def km_for(analysis: dict, results: dict, cache: dict | None = None) -> dict[str, str]:
     """{study_id: SVG} of every study of the analysis whose arms were reconstructed from
     digitized curves (reconstructed.csv): the rebuilt curves over the digitized points
@@ -137,23 +171,9 @@ def km_for(analysis: dict, results: dict, cache: dict | None = None) -> dict[str
     from .km_overlay import km_overlay_svg
     from .svg import rekey
 
-    rec = results.get("reconstructed")
-    if rec is None or rec.empty:
-        return {}
     aid = analysis["id"]
-    effects = results["effects"]
-    rows = effects[effects["analysis_id"] == aid]
     out: dict[str, str] = {}
-    for sid, comps in rows.groupby(rows["study_id"].astype(str), sort=False):
-        outcome = comps["outcome"].iloc[0] if "outcome" in comps else analysis.get("outcome")
-        patients = _rows(rec, sid, outcome)
-        if patients is None or patients.empty:
-            continue
-        rebuilt = set(patients["arm_id"].astype(str))
-        pairs = comps[["treatment_arm", "control_arm"]].astype(str).to_numpy().ravel()
-        arms = [a for a in dict.fromkeys(pairs) if a in rebuilt]  # treatment, control, ...
-        if not arms:
-            continue
+    for sid, outcome, comps, patients, arms in _km_studies(analysis, results):
         ph = {
             f"{arm_label(r['treatment_arm'])} vs {arm_label(r['control_arm'])}": r.get("ph_p")
             for r in comps.to_dict("records")

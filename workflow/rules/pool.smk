@@ -41,9 +41,9 @@ if len(SHARDS) > 1:
             **{name: REVIEW_TABLES[name] for name in SHARD_TABLES},
         log:
             "logs/merge_pool.log",
-        params:
-            order=ANALYSES,
         conda:
             "../envs/survmeta.yaml"
+        params:
+            order=ANALYSES,
         script:
             "../scripts/merge_pool.py"

@@ -64,9 +64,9 @@ rule assemble:
         html=report(REPORT, caption="../report/index.rst", category="Report"),
     log:
         "logs/assemble.log",
-    params:
-        figures=figure_marker_files(),
     conda:
         "../envs/survmeta.yaml"
+    params:
+        figures=figure_marker_files(),
     script:
         "../scripts/assemble.py"

@@ -46,7 +46,7 @@ def test_every_problem_on_its_own_line():
     found = problems(pooling__method="FOO", pooling__test="F", pooling__level=1.5, extra=1)
     assert found == [
         "config.yaml:(top level): unknown key 'extra'; expected one of: title, background, "
-        "inputs, pooling, sensitivity, multiarm, dependence, bayes, rmst, arm_classes, "
+        "inputs, pooling, sensitivity, multiarm, dependence, shards, bayes, rmst, arm_classes, "
         "modalities, analyses",
         "config.yaml:pooling.level: 1.5 is out of range; expected a number in (0, 1)",
         "config.yaml:pooling.method: 'FOO' is not allowed; expected one of: DL, REML, ML, PM, "

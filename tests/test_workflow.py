@@ -1,6 +1,7 @@
 """The workflow end to end, as a user runs it, on a copy of the shipped data."""
 
 import math
+import re
 import shutil
 import subprocess
 import sys
@@ -432,3 +433,28 @@ def test_killed_run_started_again_gives_the_same_files(shipped, tmp_path, signal
         assert (work / rel).read_bytes() == (shipped / rel).read_bytes(), rel
     for leftover in [*work.glob("results/**/.*.tmp"), *work.glob("report/.*.tmp")]:
         pytest.fail(f"temporary file left behind: {leftover}")
+
+
+def test_results_do_not_depend_on_the_shard_count(shipped, tmp_path):
+    """The review split over three pool and figure jobs (one per analysis) writes the same
+    bytes as one job: every results/ table, every figure and the report (issue 18)."""
+    import yaml
+
+    work = copy_project(tmp_path)
+    config = yaml.safe_load((work / "config.yaml").read_text())
+    config["shards"] = 3
+    (work / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    proc = run(work, cores=2)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for sub in ("pool_s0", "pool_s1", "pool_s2", "merge_pool", "figures_s2"):
+        assert (work / "logs" / f"{sub}.log").exists(), sub
+    written = sorted(p.relative_to(shipped) for p in (shipped / "results").rglob("*.csv"))
+    written += sorted(p.relative_to(shipped) for p in (shipped / "results").rglob("*.svg"))
+    assert len(written) > 40
+    for rel in written:
+        assert (work / rel).read_bytes() == (shipped / rel).read_bytes(), rel
+    # The report differs only where it prints the configuration as run (shards: 3).
+    config_block = re.compile(r'<pre class="config".*?</pre>', re.S)
+    ours, theirs = ((root / "report/index.html").read_text() for root in (work, shipped))
+    assert "shards: 3" in config_block.search(ours).group(0)
+    assert config_block.sub("", ours) == config_block.sub("", theirs)

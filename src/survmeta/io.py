@@ -86,9 +86,11 @@ def _text_columns(df: pd.DataFrame) -> list:
     return [c for c, t in df.dtypes.items() if is_object_dtype(t) or is_string_dtype(t)]
 
 
-def write_csv(path: str | Path, df: pd.DataFrame) -> None:
+def write_csv(path: str | Path, df: pd.DataFrame, digits: int = 12) -> None:
     """A DataFrame as CSV, 12 significant digits, so runs on two machines agree byte for byte.
 
+    ``digits``: fewer for numbers only that accurate (the Bayesian integrals: 1e-6), whose
+    last digits would otherwise follow the rounding noise of the vectorized arithmetic.
     Text cells that would run as a spreadsheet formula get a leading ``'``
     (:func:`escape_cell`); numeric columns are written as numbers.
     """
@@ -97,7 +99,8 @@ def write_csv(path: str | Path, df: pd.DataFrame) -> None:
         df = df.copy()
         for col in text:
             df[col] = df[col].map(escape_cell)
-    write_text(path, df.to_csv(index=False, float_format=FLOAT_FORMAT, lineterminator="\n"))
+    fmt = FLOAT_FORMAT if digits == 12 else f"%.{digits}g"
+    write_text(path, df.to_csv(index=False, float_format=fmt, lineterminator="\n"))
 
 
 def read_result(path) -> pd.DataFrame:

@@ -21,7 +21,7 @@ def harmonize_job(config: dict, base: Path | str = ".") -> dict:
     import pandas as pd
 
     from .dependence import multilevel
-    from .harmonize.run import EFFECT_COLUMNS, effects_for, harmonize
+    from .harmonize.run import effects_for, harmonize, stack_effects
     from .harmonize.survival_extras import survival_extras
     from .provenance import INPUT_COLUMNS, input_checksums
     from .validate import load_inputs
@@ -53,9 +53,7 @@ def harmonize_job(config: dict, base: Path | str = ".") -> dict:
     return {
         "tables": tables,
         **out,
-        "univariate": pd.concat(alternatives)
-        if alternatives
-        else pd.DataFrame(columns=EFFECT_COLUMNS),
+        "univariate": stack_effects(alternatives),
         "reconstructed": survival_extras(tables, cfg)["reconstructed"],
         "inputs": pd.DataFrame(checksums, columns=INPUT_COLUMNS),
     }

@@ -147,6 +147,9 @@ MAX_AUTO_SHARDS = 8
 #: The review-wide tables each pool shard writes for its analyses, merged into results/.
 SHARD_TABLES = ("pooled", "weights", "vcov", "bayes", "bayes_shrinkage", "bayes_tau")
 REPORT_DRAFT = "results/shards/report.html"
+#: Significant digits of each table: the Bayesian integrals are accurate to 1e-6 (methods.md
+#: section 5), so 8 digits; every other table 12.
+DIGITS = {"bayes": 8, "bayes_shrinkage": 8, "bayes_tau": 8}
 
 
 def n_shards(config: dict) -> int:

@@ -105,41 +105,44 @@ def bayes_tables(
             slots.append((analysis, subgroup, rows, "none"))
     slots = [s for s in slots if len(s[2])]
     groups = by_size([len(s[2]) for s in slots])
-    rows, shrink, dens = [], [], []
-    for i, prior in enumerate(priors(config)):
-        name, scale = str(prior["tau"]), float(prior["scale"])
-        fitted = {}  # slot -> (BayesResults of its size group, column)
+    fits = []  # per prior: {slot: (BayesResults of its size group, column)}
+    for prior in priors(config):
+        fitted = {}
         for size, idx in groups:
             y, v, m = stack([(slots[j][2]["yi"].to_numpy(float),
                               slots[j][2]["vi"].to_numpy(float)) for j in idx], size)  # fmt: skip
-            res = bayes_re(y, v, m, name, scale, level)
+            res = bayes_re(y, v, m, str(prior["tau"]), float(prior["scale"]), level)
             fitted |= {j: (res, c) for c, j in enumerate(idx)}
-        for j, (analysis, subgroup, r, dep) in enumerate(slots):
-            res, c = fitted[j]
+        fits.append(fitted)
+    # Rows by analysis (and subgroup), then prior: the order does not depend on which other
+    # analyses share the job (shards merge by analysis).
+    rows, shrink, dens = [], [], []
+    for j, (analysis, subgroup, r, dep) in enumerate(slots):
+        for i, prior in enumerate(priors(config)):
+            name, scale = str(prior["tau"]), float(prior["scale"])
+            res, c = fits[i][j]
             row = {"analysis_id": analysis["id"], "subgroup": subgroup, "prior": name,
                    "scale": scale, "k": len(r), "status": "ok", "main": i == 0,
                    "dependence": dep}  # fmt: skip
             for col in BAYES_SUMMARIES:
                 row[col] = float(getattr(res, col)[c])
             rows.append(row)
-            shr = pd.DataFrame({
+            shrink.append(pd.DataFrame({
                 "analysis_id": analysis["id"], "subgroup": subgroup, "prior": name,
                 "comparison_id": comparison_ids(r), "study_id": r["study_id"].to_numpy(),
                 "mean": res.shr_mean[: len(r), c], "median": res.shr_median[: len(r), c],
                 "ci_low": res.shr_ci_low[: len(r), c], "ci_high": res.shr_ci_high[: len(r), c],
-            })  # fmt: skip
-            shrink.append(shr)
-        overall = [j for j, s in enumerate(slots) if s[1] == "all"]
-        if overall:
-            top = max(max(float(fitted[j][0].tau_ci_high[fitted[j][1]]) for j in overall) * 1.5,
-                      1e-3)  # fmt: skip
-            grid = np.linspace(0.0, top, TAU_GRID)
-            for j in overall:
-                res, c = fitted[j]
-                density = res.tau_density(grid)[:, c]
-                dens.append(pd.DataFrame({"analysis_id": slots[j][0]["id"], "prior": name,
-                                          "scale": scale, "tau": grid,
-                                          "density": density}))  # fmt: skip
+            }))  # fmt: skip
+        if subgroup != "all":
+            continue
+        # the analysis's density grid: up to 1.5 x its widest upper credible limit of tau
+        top = max(max(float(f[j][0].tau_ci_high[f[j][1]]) for f in fits) * 1.5, 1e-3)
+        grid = np.linspace(0.0, top, TAU_GRID)
+        for i, prior in enumerate(priors(config)):
+            res, c = fits[i][j]
+            dens.append(pd.DataFrame({"analysis_id": analysis["id"], "prior": str(prior["tau"]),
+                                      "scale": float(prior["scale"]), "tau": grid,
+                                      "density": res.tau_density(grid)[:, c]}))  # fmt: skip
     out = pd.DataFrame(rows).reindex(columns=BAYES_COLUMNS)
     for col, src in (("hr_median", "mu_median"), ("hr_ci_low", "mu_ci_low"),
                      ("hr_ci_high", "mu_ci_high"), ("hr_pred_low", "pred_low"),
@@ -149,12 +152,15 @@ def bayes_tables(
     out.loc[out["analysis_id"].isin(months), [c for c in out if c.startswith("hr_")]] = np.nan
     done = {(a["id"], sg) for a, sg, _, _ in slots}
     empty = [(a, sg) for a, sg, _ in _slots(effects, config) if (a["id"], sg) not in done]
-    if empty:  # k = 0: a row saying so per prior
+    if empty:  # k = 0: a row saying so per prior, in the analysis's place
         none = pd.DataFrame([{"analysis_id": a["id"], "subgroup": sg, "prior": p["tau"],
                               "scale": p["scale"], "k": 0, "main": i == 0,
                               "status": K0_STATUS} for a, sg in empty
                              for i, p in enumerate(priors(config))])  # fmt: skip
         out = pd.concat([out, none.reindex(columns=BAYES_COLUMNS)], ignore_index=True)
+        rank = {a["id"]: n for n, a in enumerate(config["analyses"])}
+        out = out.iloc[np.argsort(out["analysis_id"].map(rank).to_numpy(), kind="stable")]
+        out = out.reset_index(drop=True)
     return {
         "bayes": out,
         "shrinkage": pd.concat(shrink, ignore_index=True).reindex(columns=BAYES_SHRINKAGE_COLUMNS)

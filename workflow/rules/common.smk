@@ -126,7 +126,14 @@ def figure_paths_of(analyses, kind):
 def pool_table(shard, name):
     """Where a pool shard writes a review-wide table: results/ itself when it is the only
     shard (no merge job), else its shard folder."""
-    return REVIEW_TABLES[name] if len(SHARDS) == 1 else shard_table(shard, name)
+    return review_table(name) if len(SHARDS) == 1 else shard_table(shard, name)
+
+
+def review_table(name):
+    """A review-wide table's path in results/ (pooled.csv also in snakemake's report)."""
+    if name == "pooled":
+        return report(POOLED, caption="../report/pooled.rst", category="Tables")
+    return REVIEW_TABLES[name]
 
 
 def figure_marker_files():

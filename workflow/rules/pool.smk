@@ -38,7 +38,7 @@ if len(SHARDS) > 1:
                 for name in SHARD_TABLES
             },
         output:
-            **{name: REVIEW_TABLES[name] for name in SHARD_TABLES},
+            **{name: review_table(name) for name in SHARD_TABLES},
         log:
             "logs/merge_pool.log",
         conda:

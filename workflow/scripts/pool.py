@@ -8,7 +8,7 @@ sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
 
 from survmeta.io import read_result, write_csv, write_text  # noqa: E402
 from survmeta.jobs import pool_job  # noqa: E402
-from survmeta.outputs import SHARD_TABLES, gosh_path, sensitivity_path  # noqa: E402
+from survmeta.outputs import DIGITS, SHARD_TABLES, gosh_path, sensitivity_path  # noqa: E402
 
 inp, out, params = snakemake.input, snakemake.output, snakemake.params  # noqa: F821
 
@@ -20,7 +20,7 @@ def log(line: str) -> None:
 config = {**snakemake.config, "analyses": params.analyses}  # noqa: F821
 result = pool_job(read_result(inp.effects), read_result(inp.univariate), config, log)
 for name in SHARD_TABLES:
-    write_csv(out[name], result[name])
+    write_csv(out[name], result[name], DIGITS.get(name, 12))
 for (aid, name), df in result["sensitivity"].items():
     path = sensitivity_path(aid, name)
     assert path in out.sensitivity, f"{path} is not an output of the rule"

@@ -446,7 +446,7 @@ def _mixture_cdf_pdf(z, weight, mean, sd, p):
     return f, fz
 
 
-def _newton_bracketed(fun, z, lo, hi, xtol=1e-13, maxiter=200):
+def _newton_bracketed(fun, z, lo, hi, xtol=4e-16, maxiter=200):
     """Vectorized root of an increasing function in [lo, hi], safeguarded Newton.
 
     ``fun(z, j)`` returns (f, f') at the points z for the columns j (an index array), so

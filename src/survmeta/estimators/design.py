@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .stack import colsum
+from .stack import blas_colsum, colsum
 
 
 class WLSFit(NamedTuple):
@@ -35,12 +35,19 @@ class WLSFit(NamedTuple):
 
 
 class Intercept:
-    """X = 1: the weighted mean and its closed forms."""
+    """X = 1: the weighted mean and its closed forms.
+
+    ``blas``: sum columns with one BLAS product (GOSH's many small subsets; the rounding
+    then depends on a column's position in the call), else in row order (stack.colsum).
+    """
 
     p = 1
     intercept = True
     terms = ("intrcpt",)
     notes = ()
+
+    def __init__(self, blas: bool = False):
+        self.sum = blas_colsum if blas else colsum
 
     def take(self, idx) -> Intercept:
         return self
@@ -50,10 +57,10 @@ class Intercept:
         return data.y
 
     def wls(self, y: np.ndarray, w: np.ndarray) -> WLSFit:
-        sw = colsum(w)
-        mu = colsum(w * y) / sw
+        sw = self.sum(w)
+        mu = self.sum(w * y) / sw
         r = y - mu
-        return WLSFit(mu[None, :], r, colsum(w * (r * r)), w, sw)
+        return WLSFit(mu[None, :], r, self.sum(w * (r * r)), w, sw)
 
     def hat(self, fit: WLSFit) -> np.ndarray:
         return fit.w / fit.sw
@@ -62,15 +69,15 @@ class Intercept:
         """tr P = sum w - sum w^2 / sum w, as sum_i w_i (S - w_i) / S: no cancellation when
         one weight dominates (a study with a tiny variance), where metafor, forming P, has none."""
         w, sw = fit.w, fit.sw
-        return colsum(w * np.maximum(sw - w, 0.0)) / sw
+        return self.sum(w * np.maximum(sw - w, 0.0)) / sw
 
     def traces(self, fit: WLSFit) -> tuple[np.ndarray, np.ndarray]:
         """tr P and tr PP: the textbook sums, and an exact evaluation where they cancel."""
         w, sw = fit.w, fit.sw
         w2 = w * w
-        sw2 = colsum(w2)
+        sw2 = self.sum(w2)
         tr_p = sw - sw2 / sw
-        tr_pp = sw2 - 2.0 * colsum(w2 * w) / sw + (sw2 / sw) ** 2
+        tr_pp = sw2 - 2.0 * self.sum(w2 * w) / sw + (sw2 / sw) ** 2
         lost = ~(tr_pp > 1e-8 * sw2)
         if lost.any():
             tr_p[lost], tr_pp[lost] = _exact_traces(w[:, lost])
@@ -106,6 +113,7 @@ class Moderators:
     """Any full-rank design X, (K, p) for every dataset or (D, K, p) one per dataset."""
 
     intercept = True
+    sum = staticmethod(colsum)
 
     def __init__(self, X: np.ndarray, terms=None, intercept: bool = True, notes=()):
         self.X = np.asarray(X, dtype=float)

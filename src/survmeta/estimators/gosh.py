@@ -36,7 +36,7 @@ from ..io import atomic_open, escape_cell
 from .design import Intercept
 from .dist import binom_pmf
 from .sensitivity import check_data, require_model
-from .stack import Data, colsum
+from .stack import Data, blas_colsum
 from .tau2 import MAXITER, TAU2_ESTIMATORS, scoring_finish, scoring_run, scoring_start, tau2_dl
 
 GOSH_COLUMNS = ("mask", "k", "estimate", "tau2", "i2", "h2", "q")
@@ -120,12 +120,12 @@ class _SlowPool:
             np.concatenate(p, axis=-1) for p in zip(*self.parts, strict=True)
         )
         data = Data(y, v, pr, pr.sum(0))
-        design = Intercept()
+        design = Intercept(blas=True)
         t, _, conv = scoring_run(method, data, design, t, steps, MAXITER + 1)
         t2 = scoring_finish(method, data, design, t, conv).tau2
         vt = _typical_variance(data, design)
         w = data.masked(1.0 / (v + np.nan_to_num(t2)))
-        est = colsum(w * y) / colsum(w)
+        est = blas_colsum(w * y) / blas_colsum(w)
         failed = np.isnan(t2)
         cols["estimate"][pos] = np.where(failed, np.nan, est)
         cols["tau2"][pos] = t2
@@ -152,7 +152,7 @@ def _fit_subsets(y, v, method, pool, pos):
     m = y.shape[0]
     df = m - 1
     data = Data(y, v, None, np.full(y.shape[1], float(m)))
-    design = Intercept()
+    design = Intercept(blas=True)
     fe = design.wls(y, 1.0 / v)
     q = fe.rss
     pooled = np.zeros(y.shape[1], dtype=bool)
@@ -178,7 +178,7 @@ def _fit_subsets(y, v, method, pool, pos):
         i2 = 100 * t2 / (vt + t2)
         h2 = 1 + t2 / vt
     w = 1.0 / (v + t2)
-    est = colsum(w * y) / colsum(w)
+    est = blas_colsum(w * y) / blas_colsum(w)
     failed = np.isnan(t2) & ~pooled
     if failed.any():
         q = np.where(failed, np.nan, q)

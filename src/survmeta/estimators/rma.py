@@ -23,7 +23,7 @@ import numpy as np
 
 from . import dist
 from .design import Intercept, Moderators, WLSFit
-from .stack import Data, as_data, colsum
+from .stack import Data, as_data
 from .tau2 import (
     METHODS,
     TAU2_ESTIMATORS,
@@ -427,5 +427,5 @@ def profile_ci(model: ModelFit, level: float) -> tuple[np.ndarray, np.ndarray]:
 
 __all__ = [
     "METHODS", "TESTS", "ModelFit", "RMAResults", "Prediction", "Tau2CI", "fit", "rma",
-    "qprofile_ci", "Intercept", "Moderators", "colsum",
+    "qprofile_ci", "Intercept", "Moderators",
 ]  # fmt: skip

@@ -19,7 +19,15 @@ _ONES: dict[int, np.ndarray] = {}
 
 
 def colsum(a: np.ndarray) -> np.ndarray:
-    """Column sums of a (K, D) array as one BLAS product: about 4x faster than ``a.sum(0)``."""
+    """Column sums of a (K, D) array, each added in row order: a column's sum does not
+    depend on the other columns of the call (a review split into shards gives the same
+    numbers; a BLAS product does not promise that)."""
+    return np.add.reduce(a, axis=0)
+
+
+def blas_colsum(a: np.ndarray) -> np.ndarray:
+    """Column sums as one BLAS product: about 1.5x faster than :func:`colsum` where the
+    columns are many and small (GOSH's subsets), rounding by column position."""
     k = a.shape[0]
     ones = _ONES.get(k)
     if ones is None:

@@ -18,7 +18,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .dist import chi2_ppf
-from .stack import Data, colsum
+from .stack import Data
 
 #: Stopping rule of the Fisher scoring and root searches (metafor ``threshold`` / ``tol``).
 THRESHOLD = 1e-12
@@ -87,7 +87,9 @@ def _he_untruncated(data: Data, design) -> np.ndarray:
     """(y'P0 y - tr(P0 V)) / (k - p) with the unweighted P0 = I - X(X'X)^-1 X'."""
     w = np.ones_like(data.y) if data.m is None else data.m
     fit = design.wls(design.center(data), w)
-    return (fit.rss - colsum(data.masked(data.v) * (1.0 - design.hat(fit)))) / (data.k - design.p)
+    return (fit.rss - design.sum(data.masked(data.v) * (1.0 - design.hat(fit)))) / (
+        data.k - design.p
+    )
 
 
 def tau2_he(data: Data, design) -> Tau2Fit:
@@ -122,7 +124,7 @@ def tau2_hsk(data: Data, design) -> Tau2Fit:
 def tau2_sj(data: Data, design) -> Tau2Fit:
     """Sidik-Jonkman: tau0^2 y'Py / (k - p) with W = 1/(v + tau0^2), tau0^2 = sum(y - ybar)^2/k."""
     yc = data.centered()
-    tau0 = colsum(yc * yc) / data.k
+    tau0 = design.sum(yc * yc) / data.k
     fit = design.wls(design.center(data), data.masked(1.0 / (data.v + tau0)))
     return _done(tau0 * fit.rss / (data.k - design.p))
 
@@ -172,9 +174,9 @@ def _fisher_step(method: str, data: Data, design, tau2: np.ndarray) -> np.ndarra
         k = data.k
         return (fit.rss * k / (k - design.p) - k) / fit.sw
     wr = w * fit.resid
-    ypy2 = colsum(wr * wr)
+    ypy2 = design.sum(wr * wr)
     if method == "ML":
-        return (ypy2 - fit.sw) / colsum(w * w)
+        return (ypy2 - fit.sw) / design.sum(w * w)
     tr_p, tr_pp = design.traces(fit)
     return (ypy2 - tr_p) / tr_pp
 
@@ -184,7 +186,7 @@ def log_likelihood(method: str, data: Data, design, tau2) -> np.ndarray:
     vt = data.v + tau2
     w = data.masked(1.0 / vt)
     fit = design.wls(design.center(data), w)
-    ll = -0.5 * colsum(data.masked(np.log(vt))) - 0.5 * fit.rss
+    ll = -0.5 * design.sum(data.masked(np.log(vt))) - 0.5 * fit.rss
     if method == "ML":
         return ll - 0.5 * data.k * np.log(2 * np.pi)
     return ll - 0.5 * (data.k - design.p) * np.log(2 * np.pi) - 0.5 * design.logdet(fit)

@@ -95,5 +95,5 @@ class EffectScale(Scale):
         function, ratios read off a log-scale x (None for months: matplotlib's own)."""
         if self.months:
             return None
-        ticks = ratio_ticks(math.exp(lo), math.exp(hi))
-        return [math.log(t) for t in ticks], lambda v, _: f"{round(math.exp(v), 6):g}"
+        ticks = ratio_ticks(ratio(lo), ratio(hi))  # bounded: an HR of 1e300 has an axis
+        return [math.log(t) for t in ticks], lambda v, _: f"{round(ratio(v), 6):g}"

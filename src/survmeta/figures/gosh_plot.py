@@ -34,8 +34,9 @@ def gosh_svg(
     from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
     scale = EffectScale(metric)
-    est = pd.to_numeric(gosh.get("estimate"), errors="coerce").to_numpy(float)
-    i2 = pd.to_numeric(gosh.get("i2"), errors="coerce").to_numpy(float)
+    empty = pd.Series(dtype=float)  # a declined GOSH (k < 2) is a one-line status table
+    est = pd.to_numeric(gosh.get("estimate", empty), errors="coerce").to_numpy(float)
+    i2 = pd.to_numeric(gosh.get("i2", empty), errors="coerce").to_numpy(float)
     keep = np.isfinite(est) & np.isfinite(i2)
     est, i2 = est[keep], i2[keep]
     n = int(est.size)

@@ -318,3 +318,15 @@ def harmonize(tables: dict, config: dict) -> dict[str, pd.DataFrame]:
 
 
 __all__ = ["REGISTRY", "derive_all", "effects_for", "harmonize", "main_multiarm", "z_difference"]
+
+
+def stack_effects(frames: list) -> pd.DataFrame:
+    """Rows of every frame under EFFECT_COLUMNS; a column empty in one frame takes its type
+    from the others (pandas' concat is changing how it types all-NA columns); extra columns
+    are kept."""
+    frames = [frame for frame in frames if len(frame)]
+    if not frames:
+        return pd.DataFrame(columns=EFFECT_COLUMNS)
+    columns = list(dict.fromkeys(column for frame in frames for column in frame.columns))
+    frames = [frame.dropna(axis=1, how="all") for frame in frames]
+    return pd.concat(frames).reindex(columns=columns)

@@ -15,9 +15,11 @@ if not workflow.config_settings.configfiles:
 report: "workflow/report/workflow.rst"
 
 
-# The target rule stays on the submitting node when run with a cluster profile (profiles/).
+# The target rule and the light joins (a CSV merge, the report's figures put in place) stay
+# on the submitting node when run with a cluster profile (profiles/): each saves a queue wait.
 localrules:
     all,
+    assemble,
 
 
 include: "workflow/rules/common.smk"

@@ -24,7 +24,8 @@ import pytest
 
 ROOT = Path(__file__).parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
-RULES = ("harmonize", "pool", "report")
+#: The jobs that go through sbatch (the Snakefile's localrules, all and assemble, stay local).
+RULES = ("harmonize", "pool_s0", "figures_s0", "render")
 #: Longer than a run that waits in a busy queue should take; then the jobs are cancelled.
 TIMEOUT = 1200
 

@@ -232,8 +232,9 @@ def _uni_cells(slots, grid, level) -> dict:
     return cells
 
 
-def _uni_rows(slots, grid, level, main) -> list[dict]:
-    """pooled.csv rows of the rma.uni slots (analysis, subgroup, rows, dependence)."""
+def _uni_rows(slots, grid, level, main, notes=None) -> list[dict]:
+    """pooled.csv rows of the rma.uni slots (analysis, subgroup, rows, dependence);
+    ``notes``: {slot index: text for its rows' notes column}."""
     cells = _uni_cells(slots, grid, level) if slots else {}
     out = []
     for j, (analysis, subgroup, rows, dep) in enumerate(slots):
@@ -242,6 +243,8 @@ def _uni_rows(slots, grid, level, main) -> list[dict]:
             row = _row_head(analysis, subgroup, method, test, level, rows)
             is_main = dep in main and (method, test) == grid[0]
             row.update(model="rma.uni", dependence=dep, main=is_main)
+            if notes and j in notes:
+                row["notes"] = notes[j]
             cell = cells[(method, test)]
             if k == 0:
                 row["status"] = K0_STATUS
@@ -328,6 +331,7 @@ def pool_tables(
     dependence = config.get("dependence", "auto")
     grid = method_grid(config)
     uni, mv_rows, fits, vcov = [], [], {}, []
+    notes = {}  # slot -> the studies a univariate sensitivity row lost
     for analysis, subgroup, rows in _slots(effects, config):
         if not multilevel(rows["study_id"], dependence):
             uni.append((analysis, subgroup, rows, "none"))
@@ -340,8 +344,13 @@ def pool_tables(
             if univariate is not None and len(univariate):
                 alt = univariate[univariate["analysis_id"] == analysis["id"]]
                 for mode, part in alt.groupby("multiarm", sort=True):
+                    lost = sorted(set(rows["study_id"]) - set(part["study_id"]))
+                    if lost:
+                        how = "split" if mode == "split" else "combined"
+                        lost_ids = ", ".join(map(str, lost))
+                        notes[len(uni)] = f"not estimable with the shared arms {how}: {lost_ids}"
                     uni.append((analysis, "all", part, str(mode)))
-    pooled = pd.DataFrame(_uni_rows(uni, grid, level, ("none",)) + mv_rows)
+    pooled = pd.DataFrame(_uni_rows(uni, grid, level, ("none",), notes) + mv_rows)
     order = {(a["id"], i) for i, a in enumerate(config["analyses"])}
     rank = {aid: i for aid, i in order}
     pooled = (

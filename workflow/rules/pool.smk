@@ -31,6 +31,9 @@ for shard, shard_analyses in SHARDS.items():
 
 if len(SHARDS) > 1:
 
+    localrules:
+        merge_pool,
+
     rule merge_pool:
         input:
             **{

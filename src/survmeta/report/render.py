@@ -43,6 +43,7 @@ from .tables import (
     k_text,
     metareg_table,
     pooled_table,
+    prior_label,
     stat_text,
     study_table,
     subgroup_table,
@@ -91,17 +92,32 @@ def _summary(fit: dict | None, scale: Scale, level: str) -> dict:
         if mv
         else f"random effects, {fit.get('method')}, {_TESTS.get(test, test)}"
     )
+    short = f"{'multilevel, ' if mv else ''}{fit.get('method')}, {test}"
     return {
         "ok": ok,
+        "short": short,
         "zero_width": zero_width,
         "k": k_text(fit),
         "ci": scale.ci(fit.get("estimate"), fit.get("ci_low"), fit.get("ci_high")),
         "pi": scale.interval(fit.get("pi_low"), fit.get("pi_high")),
         "heterogeneity": het,
-        "i2": fmt_pct(fit.get("i2")),
         "stat": stat_text(fit),
         "method": model,
         "status": _status(fit.get("status")),
+    }
+
+
+def _bayes_main(bayes: pd.DataFrame | None, scale: Scale) -> dict | None:
+    """The main prior's posterior median and credible interval of the whole analysis."""
+    if bayes is None or not len(bayes):
+        return None
+    rows = bayes[(bayes["subgroup"].astype(str) == "all") & bayes["main"].astype(bool)]
+    if not len(rows):
+        return None
+    r = rows.iloc[0]
+    return {
+        "prior": prior_label(r["prior"], r["scale"]),
+        "ci": scale.ci(r["mu_median"], r["mu_ci_low"], r["mu_ci_high"]),
     }
 
 
@@ -159,6 +175,7 @@ def _analysis(a, results: dict, figures: dict, pooling: dict) -> dict:
         "n_studies": n_studies,
         "summary": _summary(fit, scale, level),
         "reading": _reading(n_studies, bayes is not None and len(bayes) > 0),
+        "bayes_main": _bayes_main(bayes, scale),
         "figures": figs,
         "pooled": pooled_table(pool, scale, level),
         "dependence": dependence_table(pool, scale, level, pooling),

@@ -218,11 +218,19 @@ def dependence_table(pool: pd.DataFrame, scale: Scale, level: str, pooling: dict
                 scale.ci(r.get("estimate"), r.get("ci_low"), r.get("ci_high")),
                 scale.interval(r.get("pi_low"), r.get("pi_high")),
                 stat_text(r) if _is_ok(r) else _status(r.get("status")),
-                ASSUMES.get(dep, ""),
+                " ".join(filter(None, [ASSUMES.get(dep, ""), _sentence(r.get("notes"))])),
             ],
             "main" if r is main else "",
         )
     return t
+
+
+def _sentence(text) -> str:
+    """A notes cell as a sentence ("" when empty)."""
+    if not isinstance(text, str) or not text.strip():
+        return ""
+    text = text.strip()
+    return text[0].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
 def bayes_table(bayes: pd.DataFrame | None, scale: Scale, level: str) -> Table | None:

@@ -1,10 +1,14 @@
 """GOSH speed: R metafor's gosh() against survmeta's, side by side in one run.
 
-    python bench/gosh.py [--k 18] [--method REML] [--seed 1] [--keep DIR]
+    python bench/gosh.py [--k 18] [--method REML] [--seed 1] [--keep DIR] [--converged]
 
 One dataset of k studies (vi ~ U(0.01, 0.2), yi ~ N(-0.3, vi + 0.05), rounded
-to 6 decimals) is fitted with both, fully converged as the fixtures are
-(control tol = threshold = 1e-12, maxiter = 10000):
+to 6 decimals) is fitted with both. metafor runs with its default control, as a
+user runs it (its time is the yardstick), or with --converged as the fixtures
+do (control tol = threshold = 1e-12, maxiter = 10000; at k = 18 that takes
+metafor more than 10 minutes here). survmeta always solves to full precision,
+so with metafor's defaults a few subsets may differ beyond 1e-5 where
+metafor's stopping rule (threshold 1e-5) stops short; they are counted.
 
   R   Rscript: rma.uni() then gosh(res) (all 2^k - 1 subsets when <= 10^6),
       its full result written to a CSV for the comparison. Timed: gosh() alone
@@ -46,7 +50,8 @@ suppressPackageStartupMessages(library(metafor))
 args <- commandArgs(trailingOnly = TRUE)
 d <- read.csv(args[1], colClasses = "character")
 yi <- as.numeric(d$yi); vi <- as.numeric(d$vi)
-ctrl <- list(tol = 1e-12, threshold = 1e-12, maxiter = 10000)
+ctrl <- list()
+if (args[4] == "converged") ctrl <- list(tol = 1e-12, threshold = 1e-12, maxiter = 10000)
 res <- rma.uni(yi, vi, method = args[3], control = ctrl)
 tm <- system.time(g <- gosh(res, progbar = FALSE))[["elapsed"]]
 mask <- as.vector(g$incl %*% 2^(seq_len(ncol(g$incl)) - 1))
@@ -90,6 +95,7 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, help="keep the CSVs in this directory")
     ap.add_argument("--repeat", type=int, default=3, help="workflow runs with and without GOSH")
     ap.add_argument("--cores", type=int, default=2)
+    ap.add_argument("--converged", action="store_true", help="metafor fully converged")
     opts = ap.parse_args()
     yi, vi = dataset(opts.k, opts.seed)
     with tempfile.TemporaryDirectory() as tmp:
@@ -106,7 +112,14 @@ def main() -> None:
         print(f"k = {opts.k} ({2**opts.k - 1:,} subsets), method {opts.method}", flush=True)
         t0 = time.perf_counter()
         proc = subprocess.run(
-            ["Rscript", str(script), str(data), str(r_csv), opts.method],
+            [
+                "Rscript",
+                str(script),
+                str(data),
+                str(r_csv),
+                opts.method,
+                "converged" if opts.converged else "default",
+            ],  # fmt: skip
             capture_output=True,
             text=True,
         )
@@ -140,7 +153,7 @@ def main() -> None:
         f"GOSH adds {added:.2f} s = 1/{r_gosh / max(added, 1e-9):.0f} of metafor's gosh() "
         f"(target: at most 1/20)"
     )
-    if bad or added * 20 > r_gosh:
+    if (bad and opts.converged) or added * 20 > r_gosh:
         sys.exit(1)
 
 

@@ -24,6 +24,7 @@ from .svg import (
     GREY,
     INK,
     RED,
+    effect_axes,
     figure,
     put_title,
     title_height,
@@ -107,7 +108,6 @@ def funnel_svg(
     """Return SVG text of the funnel plot of one analysis (its ``yi``/``sei`` rows)."""
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
-    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
     scale = EffectScale(metric)
     y = pd.to_numeric(effects["yi"], errors="coerce").to_numpy(float)
@@ -208,16 +208,7 @@ def funnel_svg(
                     label="Filled (trim-and-fill)",
                 )
             )
-        log_ticks = scale.log_axis_ticks(lo, hi)
-        if log_ticks is not None:
-            ax.xaxis.set_major_locator(FixedLocator(log_ticks[0]))
-            ax.xaxis.set_major_formatter(FuncFormatter(log_ticks[1]))
-            ax.xaxis.set_minor_locator(NullLocator())
-        ax.set_xlabel(scale.label)
-        ax.set_ylabel("Standard error")
-        ax.legend(
-            handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=8
-        )
+        effect_axes(ax, scale, lo, hi, "Standard error", handles)
         for j, line in enumerate(foot):
             ax.annotate(
                 line,

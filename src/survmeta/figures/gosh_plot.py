@@ -16,6 +16,7 @@ from .effect_scale import EffectScale
 from .svg import (
     BLUE,
     RED,
+    effect_axes,
     figure,
     put_title,
     title_height,
@@ -31,7 +32,6 @@ def gosh_svg(
 ) -> str:
     """Return SVG text: subset estimates (ratio scale, or months) against I² (%)."""
     from matplotlib.lines import Line2D
-    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
     scale = EffectScale(metric)
     empty = pd.Series(dtype=float)  # a declined GOSH (k < 2) is a one-line status table
@@ -75,16 +75,7 @@ def gosh_svg(
             handles.append(
                 Line2D([], [], marker="X", color=RED, ls="none", markersize=7, label="All studies")
             )
-        log_ticks = scale.log_axis_ticks(lo, hi)
-        if log_ticks is not None:
-            ax.xaxis.set_major_locator(FixedLocator(log_ticks[0]))
-            ax.xaxis.set_major_formatter(FuncFormatter(log_ticks[1]))
-            ax.xaxis.set_minor_locator(NullLocator())
-        ax.set_xlabel(scale.label)
-        ax.set_ylabel("I² (%)")
-        ax.legend(
-            handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=8
-        )
+        effect_axes(ax, scale, lo, hi, "I² (%)", handles)
         put_title(fig, heading, width, height)
         desc = f"GOSH plot of {n} subsets of studies: estimate against I²."
         if n:

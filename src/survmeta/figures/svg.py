@@ -100,6 +100,22 @@ def accessible(svg: str, title: str, desc: str = "", *, key: str | None = None) 
     return re.sub(r"<svg\b([^>]*)>", lambda m: f"<svg{m.group(1)} {head}", svg, count=1)
 
 
+def effect_axes(ax, scale, lo: float, hi: float, ylabel: str, handles: list) -> None:
+    """The x axis on the effect's scale (ratio ticks on a log axis, or months), the y label
+    and the legend beside the plot: the funnel and GOSH plots share this frame."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    log_ticks = scale.log_axis_ticks(lo, hi)
+    if log_ticks is not None:
+        ax.xaxis.set_major_locator(FixedLocator(log_ticks[0]))
+        ax.xaxis.set_major_formatter(FuncFormatter(log_ticks[1]))
+        ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xlabel(scale.label)
+    ax.set_ylabel(ylabel)
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False,
+              fontsize=8)  # fmt: skip
+
+
 def title_lines(title: str, width_in: float, size: float = 10.5) -> list[str]:
     """The title wrapped to the figure's width (an estimate from the average glyph width)."""
     import textwrap

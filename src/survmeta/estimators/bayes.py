@@ -446,12 +446,15 @@ def _mixture_cdf_pdf(z, weight, mean, sd, p):
     return f, fz
 
 
-def _newton_bracketed(fun, z, lo, hi, xtol=4e-16, maxiter=200):
+def _newton_bracketed(fun, z, lo, hi, xtol=4e-16, ftol=1e-15, maxiter=200):
     """Vectorized root of an increasing function in [lo, hi], safeguarded Newton.
 
     ``fun(z, j)`` returns (f, f') at the points z for the columns j (an index array), so
     that converged columns drop out of the work. A Newton step that leaves the bracket
-    is replaced by bisection; convergence is judged on the Newton step itself.
+    is replaced by bisection; convergence is judged on the Newton step itself, or on
+    ``|f| <= ftol``: f is a probability minus its target, a sum of a few hundred terms,
+    whose rounding is about 1e-16 to 1e-15, so beyond that Newton's steps are noise and
+    only bisection would shrink the bracket further (some 40 more evaluations).
     """
     z, lo, hi = z.astype(float), lo.astype(float), hi.astype(float)
     active = np.arange(z.size)
@@ -465,8 +468,10 @@ def _newton_bracketed(fun, z, lo, hi, xtol=4e-16, maxiter=200):
         newton = np.isfinite(step) & (step >= loj) & (step <= hij)
         new = np.where(newton, step, 0.5 * (loj + hij))
         tol = xtol * np.maximum(1.0, np.abs(zj))
-        done = (f == 0) | (newton & (np.abs(step - zj) <= tol)) | (hij - loj <= tol)
-        z[active] = np.where(f == 0, zj, new)
+        done = (
+            (np.abs(f) <= ftol) | (newton & (np.abs(step - zj) <= tol)) | (hij - loj <= tol)
+        )
+        z[active] = np.where(np.abs(f) <= ftol, zj, new)
         lo[active], hi[active] = loj, hij
         active = active[~done]
         if active.size == 0:

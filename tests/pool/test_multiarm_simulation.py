@@ -284,3 +284,25 @@ def test_shared_arm_covariance_is_one_over_its_events(scenario):
     _, found = scenario
     assert 0.85 <= found["cov_ratio"] <= 1.2, found["cov_ratio"]
     assert 0.96 <= found["var_ratio"] <= 1.07, found["var_ratio"]
+
+
+#: The report's caveat (report.methods_text.MULTILEVEL_CAVEAT) quotes these of SEED's figures.
+QUOTED = {
+    ("tau = 0", "independent, z"): "94%",
+    ("tau > 0", "independent, z"): "86%",
+    ("tau > 0", "split, z"): "88%",
+    ("tau > 0", "multilevel, t"): "97%",
+    ("tau > 0", "multilevel, CR2"): "95%",
+}
+
+
+def test_the_reports_caveat_quotes_this_simulation(scenario):
+    from survmeta.report.methods_text import MULTILEVEL_CAVEAT
+
+    name, found = scenario
+    for (where, method), text in QUOTED.items():
+        if where == name:
+            assert f"{100 * found[method]['coverage']:.0f}%" == text, (name, method)
+            assert text in MULTILEVEL_CAVEAT
+    assert "biased by at most +0.01" in MULTILEVEL_CAVEAT
+    assert max(abs(found[m]["bias"]) for m in METHODS) < 0.0105, name

@@ -468,9 +468,7 @@ def _newton_bracketed(fun, z, lo, hi, xtol=4e-16, ftol=1e-15, maxiter=200):
         newton = np.isfinite(step) & (step >= loj) & (step <= hij)
         new = np.where(newton, step, 0.5 * (loj + hij))
         tol = xtol * np.maximum(1.0, np.abs(zj))
-        done = (
-            (np.abs(f) <= ftol) | (newton & (np.abs(step - zj) <= tol)) | (hij - loj <= tol)
-        )
+        done = (np.abs(f) <= ftol) | (newton & (np.abs(step - zj) <= tol)) | (hij - loj <= tol)
         z[active] = np.where(np.abs(f) <= ftol, zj, new)
         lo[active], hi[active] = loj, hij
         active = active[~done]

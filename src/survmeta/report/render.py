@@ -29,7 +29,7 @@ from ..numbers import (
 )
 from .audit import audit_trail, excluded_rows
 from .grade import grade_draft
-from .methods_text import Citer, methods_section
+from .methods_text import MULTILEVEL_CAVEAT, Citer, methods_section
 from .tables import (
     _fit_table,
     _is_ok,
@@ -95,6 +95,7 @@ def _summary(fit: dict | None, scale: Scale, level: str) -> dict:
     short = f"{'multilevel, ' if mv else ''}{fit.get('method')}, {test}"
     return {
         "ok": ok,
+        "multilevel": mv,
         "short": short,
         "zero_width": zero_width,
         "k": k_text(fit),
@@ -265,6 +266,9 @@ def render_report(
     for c in methods["caveats"]:
         hits = effects[effects["source_method"].isin(c["methods"])] if len(effects) else effects
         c["applies"] = sorted({f"{r['study_id']} ({r['source_method']})" for r in _records(hits)})
+    nested = [a["title"] for a in analyses if a["summary"].get("multilevel")]
+    if nested:
+        methods["caveats"].append({"text": MULTILEVEL_CAVEAT, "methods": (), "applies": nested})
     background = str(config.get("background") or "").strip()
     ctx = {
         "title": config.get("title") or "Meta-analysis report",

@@ -145,7 +145,7 @@ def main() -> None:
         f"compared {n:,} numbers over {len(theirs):,} subsets: {bad} outside 1e-5 abs + 1e-5 rel"
         f"; {int(theirs['estimate'].isna().sum())} subsets NA in metafor"
     )
-    on, off = workflow_times(opts.k, opts.repeat, opts.cores)
+    on, off = workflow_times(opts.k, opts.repeat, opts.cores, opts.method)
     added = on - off
     print(f"workflow run, GOSH off:   {off:10.2f} s  (median of {opts.repeat})")
     print(f"workflow run, GOSH on:    {on:10.2f} s")
@@ -157,14 +157,14 @@ def main() -> None:
         sys.exit(1)
 
 
-def workflow_times(k: int, repeat: int, cores: int) -> tuple[float, float]:
+def workflow_times(k: int, repeat: int, cores: int, method: str) -> tuple[float, float]:
     """Median wall times of the workflow's clean run with GOSH on and off, alternated."""
     times = {True: [], False: []}
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(repeat):
             for on in (True, False):
                 work = write_review(Path(tmp) / f"{on}{i}", studies=k, analyses=1, grouped=0,
-                                    gosh=on)  # fmt: skip
+                                    gosh=on, method=method)  # fmt: skip
                 cmd = [Path(sys.executable).with_name("snakemake"), "-s", ROOT / "Snakefile",
                        "--directory", work, "--configfile", work / "config.yaml",
                        "--cores", str(cores), "-q"]  # fmt: skip

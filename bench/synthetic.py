@@ -27,6 +27,7 @@ def write_review(
     seed: int = 1,
     grouped: int = 20,
     gosh: bool = False,
+    method: str = "REML",
 ) -> Path:
     rng = np.random.default_rng(seed)
     classes = analyses
@@ -109,7 +110,7 @@ def write_review(
             "arms": "data/arms.csv",
             "contrasts": "data/contrasts.csv",
         },
-        "pooling": {"method": "REML", "test": "knha", "level": 0.95},
+        "pooling": {"method": method, "test": "knha", "level": 0.95},
         "sensitivity": {
             "methods": ["DL", "REML", "ML", "PM", "SJ", "HE", "EB", "HS", "HSk", "PMM"],
             "tests": ["z", "t", "knha", "adhoc"],

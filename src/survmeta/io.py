@@ -103,8 +103,10 @@ def write_csv(path: str | Path, df: pd.DataFrame, digits: int = 12) -> None:
     write_text(path, df.to_csv(index=False, float_format=fmt, lineterminator="\n"))
 
 
-def read_result(path) -> pd.DataFrame:
+def read_result(path, columns=None) -> pd.DataFrame:
     """A result CSV as the workflow wrote it: blank cells are missing, nothing else is.
+    ``columns``: read only those of them the file has (a GOSH table's few hundred
+    thousand rows are parsed only where a job needs them).
 
     pandas' default NA strings (``NA``, ``None``, ``null``, ``nan``, ...) would turn a
     study called ``NA`` or a subgroup ``None`` into a missing value; every job reads
@@ -113,7 +115,8 @@ def read_result(path) -> pd.DataFrame:
     """
     import pandas as pd
 
-    df = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    usecols = None if columns is None else (lambda c: c in set(columns))
+    df = pd.read_csv(path, keep_default_na=False, na_values=[""], usecols=usecols)
     for col in _text_columns(df):
         df[col] = df[col].map(unescape_cell)
     return df

@@ -109,11 +109,11 @@ def status_ok(df: pd.DataFrame | None) -> tuple[bool, str]:
     return st == "ok", st
 
 
-def read_table(path) -> pd.DataFrame:
+def read_table(path, columns=None) -> pd.DataFrame:
     """A result CSV as written by the workflow (blank cells are missing, nothing else is)."""
     from ..io import read_result  # the one reader of result tables
 
-    return read_result(path)
+    return read_result(path, columns)
 
 
 def sensitivity_tables(paths: Iterable) -> dict[str, dict[str, pd.DataFrame]]:
@@ -126,10 +126,14 @@ def sensitivity_tables(paths: Iterable) -> dict[str, dict[str, pd.DataFrame]]:
     return out
 
 
+#: What the GOSH plot and the report's summary read of a GOSH table (a declined one: status).
+GOSH_READ = ("k", "estimate", "i2", "status")
+
+
 def gosh_tables(paths: Iterable, analysis_ids: Iterable[str]) -> dict[str, pd.DataFrame]:
-    """``results/gosh/<analysis_id>.csv`` files as {analysis_id: df}."""
+    """``results/gosh/<analysis_id>.csv`` files as {analysis_id: df} (the GOSH_READ columns)."""
     ids = set(analysis_ids)
-    return {Path(p).stem: read_table(p) for p in paths if Path(p).stem in ids}
+    return {Path(p).stem: read_table(p, GOSH_READ) for p in paths if Path(p).stem in ids}
 
 
 #: How the report and the figures name a prior on tau (estimators/bayes.py's names).

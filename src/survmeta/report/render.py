@@ -15,7 +15,7 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from ..figures.data import analysis_effects, class_label, main_rows
+from ..figures.data import analysis_effects, class_label, main_rows, prior_label
 from ..numbers import (
     DASH,
     Scale,
@@ -43,7 +43,6 @@ from .tables import (
     k_text,
     metareg_table,
     pooled_table,
-    prior_label,
     stat_text,
     study_table,
     subgroup_table,

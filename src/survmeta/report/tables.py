@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ..figures.data import BETWEEN_LABEL, arm_label, status_ok
+from ..figures.data import BETWEEN_LABEL, arm_label, prior_label, status_ok
 from ..numbers import (
     DASH,
     Scale,
@@ -272,16 +272,6 @@ def bayes_table(bayes: pd.DataFrame | None, scale: Scale, level: str) -> Table |
             "main" if _true(r.get("main")) else "",
         )
     return t
-
-
-PRIOR_NAMES = {"halfnormal": "half-normal", "halfcauchy": "half-Cauchy", "uniform": "uniform"}
-
-
-def prior_label(prior, scale) -> str:
-    """'half-normal(0.5)', 'uniform(0, 2)'."""
-    name = PRIOR_NAMES.get(str(prior), str(prior))
-    s = fmt_text(scale)
-    return f"uniform(0, {s})" if str(prior) == "uniform" else f"{name}({s})"
 
 
 def hazard_based_table(df: pd.DataFrame | None, scale: Scale, level: str) -> Table | None:
@@ -556,7 +546,7 @@ def gosh_summary(gosh: pd.DataFrame | None, scale: Scale) -> str:
     i2 = pd.to_numeric(gosh["i2"], errors="coerce").dropna()
     if est.empty:
         return f"{len(gosh)} subsets; no estimates."
-    favour = est.map(scale.favours_treatment)
+    favour = est < 0 if scale.metric == "log_hr" else est > 0  # as Scale.favours_treatment
     return (
         f"{len(gosh)} subsets of comparisons. Their pooled estimates range from "
         f"{scale.value(est.min(), 2)} to {scale.value(est.max(), 2)}{scale.unit} "

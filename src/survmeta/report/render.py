@@ -99,6 +99,7 @@ def _summary(fit: dict | None, scale: Scale, level: str) -> dict:
         "zero_width": zero_width,
         "k": k_text(fit),
         "ci": scale.ci(fit.get("estimate"), fit.get("ci_low"), fit.get("ci_high")),
+        "ci_parts": _parts(scale.ci(fit.get("estimate"), fit.get("ci_low"), fit.get("ci_high"))),
         "pi": scale.interval(fit.get("pi_low"), fit.get("pi_high")),
         "heterogeneity": het,
         "stat": stat_text(fit),
@@ -117,8 +118,15 @@ def _bayes_main(bayes: pd.DataFrame | None, scale: Scale) -> dict | None:
     r = rows.iloc[0]
     return {
         "prior": prior_label(r["prior"], r["scale"]),
-        "ci": scale.ci(r["mu_median"], r["mu_ci_low"], r["mu_ci_high"]),
+        "ci_parts": _parts(scale.ci(r["mu_median"], r["mu_ci_low"], r["mu_ci_high"])),
     }
+
+
+def _parts(ci: str) -> tuple[str, str]:
+    """'0.62 [0.45, 0.85]' as ('0.62', '[0.45, 0.85]'): the summary table wraps between
+    them, never inside a number."""
+    head, sep, tail = ci.partition(" [")
+    return head, (sep.strip() + tail) if sep else ""
 
 
 def _reading(k_studies: int, has_bayes: bool) -> str:

@@ -41,6 +41,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
+from speed import snakemake, timed  # noqa: E402
 from synthetic import write_review  # noqa: E402
 
 from survmeta.estimators.gosh import gosh, write_gosh_csv  # noqa: E402
@@ -165,14 +166,7 @@ def workflow_times(k: int, repeat: int, cores: int, method: str) -> tuple[float,
             for on in (True, False):
                 work = write_review(Path(tmp) / f"{on}{i}", studies=k, analyses=1, grouped=0,
                                     gosh=on, method=method)  # fmt: skip
-                cmd = [Path(sys.executable).with_name("snakemake"), "-s", ROOT / "Snakefile",
-                       "--directory", work, "--configfile", work / "config.yaml",
-                       "--cores", str(cores), "-q"]  # fmt: skip
-                t0 = time.perf_counter()
-                proc = subprocess.run(cmd, capture_output=True, text=True)
-                times[on].append(time.perf_counter() - t0)
-                if proc.returncode != 0:
-                    sys.exit(f"workflow failed:\n{proc.stderr[-2000:]}")
+                times[on].append(timed(snakemake(work, cores)))
     return float(np.median(times[True])), float(np.median(times[False]))
 
 
